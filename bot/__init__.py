@@ -1,0 +1,1 @@
+"""Lockdown: a self-hostable Discord moderation bot."""

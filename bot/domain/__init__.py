@@ -1,0 +1,1 @@
+"""Pure domain code: no discord.py, SQLAlchemy or Redis imports here."""

@@ -1,0 +1,1 @@
+"""Discord adapters: parse an interaction, call a service, render the outcome."""

@@ -1,0 +1,1 @@
+"""Models, engine and repositories: the only package that speaks SQL."""

@@ -1,0 +1,73 @@
+"""Engine and units of work, built from a URL at start-up (never at import)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from db.unit_of_work import UnitOfWork
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """WAL lets readers run beside the writer; the busy timeout queues writers
+    from other connections and processes instead of failing them."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL."""
+    if url.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(url, **options)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        return engine
+    options.setdefault("pool_size", 10)
+    options.setdefault("max_overflow", 10)
+    return create_async_engine(url, **options)
+
+
+class Database:
+    """The process's connection pools and its two kinds of unit of work."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.engine = create_engine(url, **options)
+        # Connections born in autocommit mode, in a pool of their own: switching
+        # a pooled connection's isolation level on every checkout costs more
+        # than the statement, and an autocommit connection needs no reset.
+        self.autocommit_engine = create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **options
+        )
+        self.dialect = self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """Repositories sharing one transaction: committed on success, else rolled back."""
+        async with self.engine.begin() as connection:
+            yield UnitOfWork(connection, autocommit=False)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[UnitOfWork]:
+        """Repositories whose every statement commits by itself.
+
+        For units of work that are one statement: no BEGIN and COMMIT round
+        trips, and the case log's hot write path goes straight to the driver.
+        """
+        async with self.autocommit_engine.connect() as connection:
+            yield UnitOfWork(connection, autocommit=True)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        await self.autocommit_engine.dispose()

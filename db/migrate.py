@@ -1,0 +1,78 @@
+"""Alembic, wrapped for the `lockdown db` commands and the start-up check."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from db.engine import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SchemaBehind(Exception):
+    """The database is not at the newest migration; the message says what to run."""
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's config for `url`, independent of the working directory."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision(url: str) -> str:
+    heads = ScriptDirectory.from_config(alembic_config(url)).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the migration history has {len(heads)} heads; it must have one")
+    return heads[0]
+
+
+def current_revisions(url: str) -> tuple[str, ...]:
+    """The revisions the database is stamped with (empty for a new database)."""
+
+    def read(connection: Connection) -> tuple[str, ...]:
+        return tuple(MigrationContext.configure(connection).get_current_heads())
+
+    async def run() -> tuple[str, ...]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def ensure_current(url: str, *, auto_migrate: bool) -> None:
+    """Make sure the schema is at head before the bot touches the database.
+
+    SQLite is the embedded default, so it upgrades itself unless told not to;
+    a shared PostgreSQL is the maintainer's to migrate, deliberately.
+    """
+    head = head_revision(url)
+    if current_revisions(url) == (head,):
+        return
+    if url.startswith("sqlite") and auto_migrate:
+        upgrade(url)
+        return
+    raise SchemaBehind(
+        f"the database schema is not at the newest migration ({head}): "
+        "run `lockdown db upgrade` (or `alembic upgrade head`) first"
+    )

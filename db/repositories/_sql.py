@@ -1,0 +1,103 @@
+"""Small helpers shared by the repositories."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import asyncpg
+from sqlalchemy import Column, Dialect, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+#: Integrity errors as SQLAlchemy wraps them and as the drivers raise them.
+INTEGRITY_ERRORS = (
+    IntegrityError,
+    sqlite3.IntegrityError,
+    asyncpg.IntegrityConstraintViolationError,
+)
+
+
+def upsert(connection: AsyncConnection, table: Table) -> Any:
+    """The dialect's `INSERT` that supports `ON CONFLICT` (same API on both backends)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def violated(error: Exception, name: str, columns: Sequence[str] = ()) -> bool:
+    """Whether an integrity error broke constraint `name`.
+
+    PostgreSQL names the constraint; SQLite lists the columns instead.
+    """
+    message = str(getattr(error, "orig", error))
+    if name in message:
+        return True
+    if columns and "UNIQUE constraint failed:" in message:
+        failed = message.split("UNIQUE constraint failed:", 1)[1]
+        return [c.strip().split(".")[-1] for c in failed.split(",")] == list(columns)
+    return False
+
+
+def is_foreign_key_error(error: Exception) -> bool:
+    return "foreign key" in str(getattr(error, "orig", error)).lower()
+
+
+Processor = Callable[[Any], Any] | None
+
+
+class DriverStatement:
+    """A SQLAlchemy statement run straight through the driver.
+
+    For the one write on the hot path. SQLAlchemy's aiosqlite adapter spends
+    four thread hops per statement (cursor, execute, fetch, close) where the
+    driver needs one, and its execution layer costs more than an asyncpg round
+    trip. The SQL and the type conversions still come from SQLAlchemy: the
+    statement is compiled once per dialect, and values pass through the
+    columns' own bind and result processors, so both paths store and read
+    identical values.
+    """
+
+    def __init__(
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        table: Table,
+        returning: Sequence[Column[Any]],
+    ) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.sql = str(compiled)
+        self.dialect_name = dialect.name
+        self._names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        self._bind: list[Processor] = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
+        ]
+        self._result: list[Processor] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in returning
+        ]
+
+    async def fetch_one(
+        self, connection: AsyncConnection, params: dict[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """Execute on `connection`'s driver connection; the converted first row, if any."""
+        values = []
+        for name, process in zip(self._names, self._bind, strict=True):
+            value = params[name]
+            values.append(value if process is None or value is None else process(value))
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        if self.dialect_name == "postgresql":
+            row = await driver.fetchrow(self.sql, *values)
+        else:
+            rows = await driver.execute_fetchall(self.sql, values)
+            row = rows[0] if rows else None
+        if row is None:
+            return None
+        return tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip(row, self._result, strict=True)
+        )

@@ -1,0 +1,242 @@
+"""The case log. Every method is scoped by `guild_id`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Dialect,
+    Insert,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.errors import AlreadyActive, CaseNotFound, DuplicateAuditEntry, GuildNotFound
+from bot.domain.models import Case, CaseType, NewCase
+from db.models import CaseRow, GuildRow, table_of
+from db.repositories._sql import INTEGRITY_ERRORS, DriverStatement, is_foreign_key_error, violated
+
+cases = table_of(CaseRow)
+_NEW_CASE_FIELDS = tuple(NewCase.__slots__)  # type, target_id, ... (no guild, no number)
+
+
+def _to_case(values: Sequence[Any]) -> Case:
+    """Map a row selected as `_CASE_COLUMNS` (same order as `Case`'s fields)."""
+    fields = list(values)
+    fields[2] = CaseType(fields[2])
+    return Case(*fields)
+
+
+_CASE_COLUMNS: list[Column[Any]] = [cases.c[name] for name in Case.__slots__]
+
+
+@cache
+def _insert_statement(dialect: str) -> Insert:
+    """One statement that allocates the next number and inserts the case.
+
+    Being a single statement, it needs no explicit transaction, so recording a
+    case costs one round trip. How the number is allocated differs:
+
+    * SQLite runs one writer at a time and a writing statement takes the write
+      lock before it reads, so `MAX(number) + 1` inside the INSERT is atomic,
+      across connections and processes alike.
+    * PostgreSQL runs writers concurrently; bumping `guilds.last_case_number`
+      takes that row's lock, so concurrent allocations in a guild queue up and
+      each sees the previous one's committed value.
+    """
+    guild_id = bindparam("guild_id", type_=cases.c.guild_id.type)
+    fields = [bindparam(name, type_=cases.c[name].type) for name in _NEW_CASE_FIELDS]
+    if dialect == "postgresql":
+        counter = (
+            update(GuildRow)
+            .where(GuildRow.id == guild_id)
+            .values(last_case_number=GuildRow.last_case_number + literal_column("1"))
+            .returning(GuildRow.last_case_number)
+            .cte("counter")
+        )
+        source = select(guild_id, counter.c.last_case_number, *fields)
+    else:
+        next_number = func.coalesce(func.max(cases.c.number), literal_column("0")) + literal_column(
+            "1"
+        )
+        source = select(guild_id, next_number, *fields).where(cases.c.guild_id == guild_id)
+    statement = insert(cases).from_select(["guild_id", "number", *_NEW_CASE_FIELDS], source)
+    if dialect == "postgresql":
+        statement = statement.add_cte(counter, nest_here=True)
+    return statement.returning(*_CASE_COLUMNS)
+
+
+@cache
+def _driver_insert(dialect: Dialect) -> DriverStatement:
+    return DriverStatement(_insert_statement(dialect.name), dialect, cases, _CASE_COLUMNS)
+
+
+class CaseRepository:
+    """Reads and writes one guild's cases at a time."""
+
+    def __init__(self, connection: AsyncConnection, *, autocommit: bool = False) -> None:
+        self._connection = connection
+        self._autocommit = autocommit
+
+    async def create(self, guild_id: int, new: NewCase) -> Case:
+        """Record a case under the guild's next number.
+
+        Raises `GuildNotFound`, `AlreadyActive` (a second active ban or mute)
+        or `DuplicateAuditEntry` (this audit-log entry is already a case).
+        """
+        params = {name: getattr(new, name) for name in _NEW_CASE_FIELDS}
+        params["guild_id"] = guild_id
+        params["type"] = new.type.value
+        try:
+            if self._autocommit:
+                # The hot path: one statement, straight through the driver.
+                row = await _driver_insert(self._connection.dialect).fetch_one(
+                    self._connection, params
+                )
+            else:
+                # Inside a transaction the statement must go through SQLAlchemy,
+                # which begins the driver's transaction lazily on first execute.
+                result = await self._connection.execute(
+                    _insert_statement(self._connection.dialect.name), params
+                )
+                row = result.first()
+        except INTEGRITY_ERRORS as error:
+            if violated(error, "uq_cases_active_punishment", ("guild_id", "target_id", "type")):
+                raise AlreadyActive(guild_id, new.target_id, new.type.value) from None
+            if violated(error, "uq_cases_audit_log_entry", ("guild_id", "audit_log_entry_id")):
+                raise DuplicateAuditEntry(guild_id, new.audit_log_entry_id or 0) from None
+            if is_foreign_key_error(error):
+                raise GuildNotFound(guild_id) from None
+            raise
+        if row is None:
+            raise GuildNotFound(guild_id)
+        return _to_case(row)
+
+    async def get(self, guild_id: int, number: int) -> Case | None:
+        result = await self._connection.execute(
+            select(*_CASE_COLUMNS).where(cases.c.guild_id == guild_id, cases.c.number == number)
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
+    async def require(self, guild_id: int, number: int) -> Case:
+        """Like `get`, but raises `CaseNotFound`."""
+        case = await self.get(guild_id, number)
+        if case is None:
+            raise CaseNotFound(guild_id, number)
+        return case
+
+    async def history(
+        self, guild_id: int, target_id: int, *, limit: int = 20, before: int | None = None
+    ) -> list[Case]:
+        """A target's cases, newest first; `before` pages by case number."""
+        query = select(*_CASE_COLUMNS).where(
+            cases.c.guild_id == guild_id, cases.c.target_id == target_id
+        )
+        if before is not None:
+            query = query.where(cases.c.number < before)
+        query = query.order_by(cases.c.number.desc()).limit(limit)
+        result = await self._connection.execute(query)
+        return [_to_case(row) for row in result]
+
+    async def count_for_target(self, guild_id: int, target_id: int) -> int:
+        result = await self._connection.execute(
+            select(func.count())
+            .select_from(cases)
+            .where(cases.c.guild_id == guild_id, cases.c.target_id == target_id)
+        )
+        return int(result.scalar_one())
+
+    async def active(self, guild_id: int, target_id: int, type: CaseType) -> Case | None:
+        """The target's active ban or mute, if any."""
+        result = await self._connection.execute(
+            select(*_CASE_COLUMNS).where(
+                cases.c.guild_id == guild_id,
+                cases.c.target_id == target_id,
+                cases.c.type == type.value,
+                cases.c.active,
+            )
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
+    async def active_warnings(
+        self, guild_id: int, target_id: int, *, now: datetime, since: datetime | None = None
+    ) -> list[Case]:
+        """Warnings that still count: active, not expired, newer than `since`."""
+        query = select(*_CASE_COLUMNS).where(
+            cases.c.guild_id == guild_id,
+            cases.c.target_id == target_id,
+            cases.c.type == CaseType.WARN.value,
+            cases.c.active,
+            (cases.c.expires_at.is_(None)) | (cases.c.expires_at > now),
+        )
+        if since is not None:
+            query = query.where(cases.c.created_at >= since)
+        result = await self._connection.execute(query.order_by(cases.c.number.desc()))
+        return [_to_case(row) for row in result]
+
+    async def find_by_audit_entry(self, guild_id: int, audit_log_entry_id: int) -> Case | None:
+        result = await self._connection.execute(
+            select(*_CASE_COLUMNS).where(
+                cases.c.guild_id == guild_id, cases.c.audit_log_entry_id == audit_log_entry_id
+            )
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
+    async def update_reason(self, guild_id: int, number: int, reason: str) -> Case:
+        return await self._update(guild_id, number, reason=reason)
+
+    async def set_dm_delivered(self, guild_id: int, number: int, delivered: bool) -> Case:
+        return await self._update(guild_id, number, dm_delivered=delivered)
+
+    async def deactivate(
+        self,
+        guild_id: int,
+        number: int,
+        *,
+        revoked_by: int | None = None,
+        revoked_at: datetime | None = None,
+        revoke_reason: str | None = None,
+    ) -> Case | None:
+        """End an active case; returns it, or `None` if it was not active.
+
+        The `WHERE active` guard makes ending a case happen exactly once even
+        when two processes race to expire or pardon it.
+        """
+        result = await self._connection.execute(
+            update(cases)
+            .where(and_(cases.c.guild_id == guild_id, cases.c.number == number, cases.c.active))
+            .values(
+                active=False,
+                revoked_by=revoked_by,
+                revoked_at=revoked_at,
+                revoke_reason=revoke_reason,
+            )
+            .returning(*_CASE_COLUMNS)
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
+    async def _update(self, guild_id: int, number: int, **values: object) -> Case:
+        result = await self._connection.execute(
+            update(cases)
+            .where(cases.c.guild_id == guild_id, cases.c.number == number)
+            .values(**values)
+            .returning(*_CASE_COLUMNS)
+        )
+        row = result.first()
+        if row is None:
+            raise CaseNotFound(guild_id, number)
+        return _to_case(row)

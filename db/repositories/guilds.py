@@ -1,0 +1,121 @@
+"""Guilds, their members, and the users we have seen."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.models import Guild, Member, User
+from db.models import GuildRow, MemberRow, UserRow, table_of
+from db.repositories._sql import upsert
+
+guilds = table_of(GuildRow)
+members = table_of(MemberRow)
+users = table_of(UserRow)
+
+
+_GUILD_COLUMNS = [guilds.c[name] for name in Guild.__slots__]
+
+
+def _to_guild(row: Sequence[Any]) -> Guild:
+    return Guild(*row)
+
+
+class GuildRepository:
+    """A guild's own row. Every method is scoped by `guild_id`."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def record_join(self, guild_id: int, name: str, *, now: datetime) -> Guild:
+        """Create the guild, or mark it present again (keeping its data) on rejoin."""
+        statement = upsert(self._connection, guilds).values(
+            id=guild_id, name=name, joined_at=now, left_at=None
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[guilds.c.id], set_={"name": name, "left_at": None}
+        ).returning(*_GUILD_COLUMNS)
+        result = await self._connection.execute(statement)
+        return _to_guild(result.one())
+
+    async def get(self, guild_id: int) -> Guild | None:
+        result = await self._connection.execute(
+            select(*_GUILD_COLUMNS).where(guilds.c.id == guild_id)
+        )
+        row = result.first()
+        return None if row is None else _to_guild(row)
+
+    async def record_leave(self, guild_id: int, *, now: datetime) -> Guild | None:
+        """Mark the guild as left; its data is kept until the retention job purges it."""
+        result = await self._connection.execute(
+            update(guilds)
+            .where(guilds.c.id == guild_id)
+            .values(left_at=now)
+            .returning(*_GUILD_COLUMNS)
+        )
+        row = result.first()
+        return None if row is None else _to_guild(row)
+
+    async def purge(self, guild_id: int) -> bool:
+        """Delete the guild and, by cascade, every row it owns."""
+        result = await self._connection.execute(delete(guilds).where(guilds.c.id == guild_id))
+        return bool(result.rowcount)
+
+
+class MemberRepository:
+    """Who joined and left a guild, and when. Every method is scoped by `guild_id`."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def record_join(self, guild_id: int, user_id: int, *, now: datetime) -> Member:
+        statement = upsert(self._connection, members).values(
+            guild_id=guild_id, user_id=user_id, joined_at=now, left_at=None
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[members.c.guild_id, members.c.user_id],
+            set_={"joined_at": now, "left_at": None},
+        ).returning(*members.c)
+        result = await self._connection.execute(statement)
+        return Member(*result.one())
+
+    async def record_leave(self, guild_id: int, user_id: int, *, now: datetime) -> Member:
+        statement = upsert(self._connection, members).values(
+            guild_id=guild_id, user_id=user_id, joined_at=None, left_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[members.c.guild_id, members.c.user_id], set_={"left_at": now}
+        ).returning(*members.c)
+        result = await self._connection.execute(statement)
+        return Member(*result.one())
+
+    async def get(self, guild_id: int, user_id: int) -> Member | None:
+        result = await self._connection.execute(
+            select(*members.c).where(members.c.guild_id == guild_id, members.c.user_id == user_id)
+        )
+        row = result.first()
+        return None if row is None else Member(*row)
+
+
+class UserRepository:
+    """Discord users are global, not tenant data: names for display only."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def remember(self, user_id: int, name: str, *, now: datetime) -> User:
+        statement = upsert(self._connection, users).values(id=user_id, name=name, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[users.c.id], set_={"name": name, "updated_at": now}
+        ).returning(*users.c)
+        result = await self._connection.execute(statement)
+        return User(*result.one())
+
+    async def get(self, user_id: int) -> User | None:
+        result = await self._connection.execute(select(*users.c).where(users.c.id == user_id))
+        row = result.first()
+        return None if row is None else User(*row)

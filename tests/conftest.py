@@ -1,0 +1,135 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database per run.
+
+Outside CI a missing service skips its tests with a one-line reason; with
+CI=true it fails them, so a broken CI machine can never look green.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from db import migrate
+from db.engine import Database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LOCKDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("LOCKDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_missing(reason: str) -> None:
+    """Fail in CI, skip elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: required services must be running)", pytrace=False)
+    pytest.skip(reason)
+
+
+class PostgresServer:
+    """Creates throw-away databases on the test server and drops them at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    async def _admin(self) -> asyncpg.Connection:
+        try:
+            return await asyncpg.connect(self.admin_url, timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            service_missing(f"PostgreSQL is not reachable at {self.admin_url}: {error}")
+            raise
+
+    async def create_database(self) -> str:
+        """A new empty database; its SQLAlchemy URL."""
+        name = f"lockdown_test_{secrets.token_hex(6)}"
+        connection = await self._admin()
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        self.created.append(name)
+        base = self.admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        return f"{base}/{name}"
+
+    async def drop_all(self) -> None:
+        if not self.created:
+            return
+        connection = await asyncpg.connect(self.admin_url, timeout=5)
+        try:
+            for name in self.created:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def postgres() -> AsyncIterator[PostgresServer]:
+    server = PostgresServer(POSTGRES_ADMIN_URL)
+    yield server
+    await server.drop_all()
+
+
+@pytest.fixture
+async def empty_url(
+    request: pytest.FixtureRequest, postgres: PostgresServer, tmp_path: Path
+) -> str:
+    """A URL of an empty database on the backend given by `backend`."""
+    if request.getfixturevalue("backend") == "postgres":
+        return await postgres.create_database()
+    return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def database_url(
+    backend: str, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A database migrated to head once per backend per run, by Alembic itself."""
+    if backend == "postgres":
+        url = await postgres.create_database()
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'lockdown.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+def new_snowflake() -> int:
+    """A random id shaped like a Discord snowflake; tests own their guilds by id."""
+    return (secrets.randbelow(2**40) << 22) | secrets.randbelow(2**22)
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 22, 12, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+async def guild_id(database: Database, now: datetime) -> int:
+    """A fresh guild of this test's own: tests never see each other's rows."""
+    gid = new_snowflake()
+    async with database.transaction() as uow:
+        await uow.guilds.record_join(gid, "Test Guild", now=now)
+    return gid
+

@@ -1,0 +1,236 @@
+"""The case log on both backends, through both kinds of unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.domain.errors import AlreadyActive, CaseNotFound, DuplicateAuditEntry, GuildNotFound
+from bot.domain.models import Case, CaseType, NewCase
+from db.engine import Database
+from db.unit_of_work import UnitOfWork
+from tests.conftest import new_snowflake
+
+TARGET = 111_111_111_111_111_111
+MODERATOR = 222_222_222_222_222_222
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+@pytest.fixture(params=["autocommit", "transaction"])
+def unit(request: pytest.FixtureRequest, database: Database) -> UnitOfWorkFactory:
+    """Both ways of writing: the driver hot path and the SQLAlchemy path."""
+    factory: UnitOfWorkFactory = getattr(database, request.param)
+    return factory
+
+
+def warn(now: datetime, **changes: object) -> NewCase:
+    fields: dict[str, object] = {
+        "type": CaseType.WARN,
+        "target_id": TARGET,
+        "moderator_id": MODERATOR,
+        "created_at": now,
+        "reason": "spamming",
+        "active": True,
+    }
+    fields.update(changes)
+    return NewCase(**fields)  # type: ignore[arg-type]
+
+
+async def record(unit: UnitOfWorkFactory, guild_id: int, new: NewCase) -> Case:
+    async with unit() as uow:
+        return await uow.cases.create(guild_id, new)
+
+
+async def test_numbers_are_sequential_per_guild(
+    unit: UnitOfWorkFactory, database: Database, guild_id: int, now: datetime
+) -> None:
+    other = new_snowflake()
+    async with database.transaction() as uow:
+        await uow.guilds.record_join(other, "Other", now=now)
+
+    numbers = [(await record(unit, guild_id, warn(now))).number for _ in range(3)]
+    other_numbers = [(await record(unit, other, warn(now))).number for _ in range(2)]
+
+    assert numbers == [1, 2, 3]
+    assert other_numbers == [1, 2]
+
+
+async def test_every_field_round_trips(
+    unit: UnitOfWorkFactory, database: Database, guild_id: int, now: datetime
+) -> None:
+    expires = now + timedelta(days=3, microseconds=7)
+    new = NewCase(
+        type=CaseType.BAN,
+        target_id=2**63 - 1,  # the largest 64-bit id survives
+        moderator_id=MODERATOR,
+        created_at=now,
+        reason="x" * 1000,
+        expires_at=expires,
+        active=True,
+        dm_delivered=False,
+        audit_log_entry_id=987_654_321_987_654_321,
+        related_number=None,
+    )
+    created = await record(unit, guild_id, new)
+    async with database.autocommit() as uow:
+        loaded = await uow.cases.get(guild_id, created.number)
+
+    assert loaded == created
+    assert loaded.target_id == 2**63 - 1
+    assert loaded.reason == "x" * 1000
+    assert loaded.created_at == now and loaded.created_at.tzinfo == UTC
+    assert loaded.expires_at == expires and loaded.expires_at.utcoffset() == timedelta(0)
+    assert (loaded.type, loaded.active, loaded.dm_delivered) == (CaseType.BAN, True, False)
+    assert loaded.audit_log_entry_id == 987_654_321_987_654_321
+
+
+async def test_times_in_other_zones_are_stored_as_utc(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    berlin = now.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    created = await record(database.autocommit, guild_id, warn(berlin))
+    assert created.created_at == now
+    assert created.created_at.tzinfo == UTC
+
+
+async def test_naive_times_are_refused(database: Database, guild_id: int) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        await record(database.transaction, guild_id, warn(datetime(2026, 1, 1)))
+
+
+async def test_unknown_guild(unit: UnitOfWorkFactory, now: datetime) -> None:
+    with pytest.raises(GuildNotFound):
+        await record(unit, new_snowflake(), warn(now))
+
+
+async def test_one_active_ban_and_one_active_mute_per_target(
+    unit: UnitOfWorkFactory, guild_id: int, now: datetime
+) -> None:
+    ban = await record(unit, guild_id, warn(now, type=CaseType.BAN))
+    await record(unit, guild_id, warn(now, type=CaseType.MUTE))  # a mute beside a ban is fine
+    with pytest.raises(AlreadyActive) as raised:
+        await record(unit, guild_id, warn(now, type=CaseType.BAN))
+    assert raised.value.kind == "ban"
+
+    async with unit() as uow:
+        assert await uow.cases.deactivate(guild_id, ban.number) is not None
+        again = await uow.cases.create(guild_id, warn(now, type=CaseType.BAN))
+        assert (await uow.cases.active(guild_id, TARGET, CaseType.BAN)) == again
+    # The refused insert did not use up a number.
+    assert again.number == ban.number + 2
+
+
+async def test_an_audit_log_entry_becomes_one_case(
+    unit: UnitOfWorkFactory, guild_id: int, now: datetime
+) -> None:
+    first = await record(unit, guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+    with pytest.raises(DuplicateAuditEntry):
+        await record(unit, guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+    async with unit() as uow:
+        assert await uow.cases.find_by_audit_entry(guild_id, 42) == first
+
+
+async def test_a_failed_transaction_records_nothing(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as uow:
+            await uow.cases.create(guild_id, warn(now))
+            raise RuntimeError("Discord said no")
+    created = await record(database.autocommit, guild_id, warn(now))
+    assert created.number == 1
+
+
+async def test_history_is_newest_first_and_pages(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    for minute in range(25):
+        await record(database.autocommit, guild_id, warn(now + timedelta(minutes=minute)))
+    await record(database.autocommit, guild_id, warn(now, target_id=MODERATOR))
+
+    async with database.autocommit() as uow:
+        first_page = await uow.cases.history(guild_id, TARGET, limit=20)
+        second_page = await uow.cases.history(guild_id, TARGET, before=first_page[-1].number)
+        total = await uow.cases.count_for_target(guild_id, TARGET)
+
+    assert [c.number for c in first_page] == list(range(25, 5, -1))
+    assert [c.number for c in second_page] == [5, 4, 3, 2, 1]
+    assert total == 25
+
+
+async def test_active_warnings_skip_expired_revoked_and_old(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    old = await record(database.autocommit, guild_id, warn(now - timedelta(days=10)))
+    expired = await record(
+        database.autocommit, guild_id, warn(now, expires_at=now - timedelta(seconds=1))
+    )
+    pardoned = await record(database.autocommit, guild_id, warn(now))
+    counting = await record(
+        database.autocommit, guild_id, warn(now, expires_at=now + timedelta(days=1))
+    )
+    async with database.autocommit() as uow:
+        await uow.cases.deactivate(guild_id, pardoned.number, revoked_by=MODERATOR, revoked_at=now)
+        every = await uow.cases.active_warnings(guild_id, TARGET, now=now)
+        recent = await uow.cases.active_warnings(
+            guild_id, TARGET, now=now, since=now - timedelta(days=1)
+        )
+
+    assert [c.number for c in every] == [counting.number, old.number]
+    assert [c.number for c in recent] == [counting.number]
+    assert expired.number not in [c.number for c in every]
+
+
+async def test_deactivate_happens_once_and_records_who(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    ban = await record(database.autocommit, guild_id, warn(now, type=CaseType.BAN))
+
+    async def end() -> Case | None:
+        async with database.autocommit() as uow:
+            return await uow.cases.deactivate(
+                guild_id, ban.number, revoked_by=MODERATOR, revoked_at=now, revoke_reason="appeal"
+            )
+
+    results = await asyncio.gather(*(end() for _ in range(5)))
+    ended = [r for r in results if r is not None]
+    assert len(ended) == 1
+    assert (ended[0].active, ended[0].revoked_by, ended[0].revoke_reason) == (
+        False,
+        MODERATOR,
+        "appeal",
+    )
+
+
+async def test_edits_and_missing_cases(database: Database, guild_id: int, now: datetime) -> None:
+    case = await record(database.autocommit, guild_id, warn(now))
+    async with database.transaction() as uow:
+        edited = await uow.cases.update_reason(guild_id, case.number, "new reason")
+        delivered = await uow.cases.set_dm_delivered(guild_id, case.number, True)
+        assert (edited.reason, delivered.dm_delivered) == ("new reason", True)
+        assert await uow.cases.get(guild_id, 999) is None
+        with pytest.raises(CaseNotFound):
+            await uow.cases.require(guild_id, 999)
+        with pytest.raises(CaseNotFound):
+            await uow.cases.update_reason(guild_id, 999, "nope")
+        assert (await uow.cases.require(guild_id, case.number)).reason == "new reason"
+
+
+async def test_two_hundred_concurrent_cases_get_distinct_gapless_numbers(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    """Many connections at once; half through each kind of unit of work."""
+
+    async def one(index: int) -> int:
+        unit = database.autocommit if index % 2 else database.transaction
+        return (await record(unit, guild_id, warn(now))).number
+
+    numbers = await asyncio.gather(*(one(i) for i in range(200)))
+    assert sorted(numbers) == list(range(1, 201))
+
+
