@@ -34,8 +34,9 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 10)
+    if "poolclass" not in options:
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 10)
     return create_async_engine(url, **options)
 
 

@@ -10,6 +10,7 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine
 from db.models import Base, UTCDateTime
@@ -58,22 +59,25 @@ def _run_on(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _run_async() -> None:
-    engine = create_engine(_url())
+async def _run_async(engine: AsyncEngine, *, dispose: bool) -> None:
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_on)
             await connection.commit()
     finally:
-        await engine.dispose()
+        if dispose:
+            await engine.dispose()
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:  # a caller already holds a sync connection
-        _run_on(connection)
+    """Callers may hand over a connection or an engine (pytest-alembic does)."""
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        _run_on(given)
+    elif isinstance(given, AsyncEngine):
+        asyncio.run(_run_async(given, dispose=False))
     else:
-        asyncio.run(_run_async())
+        asyncio.run(_run_async(create_engine(_url()), dispose=True))
 
 
 if context.is_offline_mode():

@@ -78,16 +78,26 @@ async def postgres() -> AsyncIterator[PostgresServer]:
 
 
 @pytest.fixture
-async def empty_url(
-    request: pytest.FixtureRequest, postgres: PostgresServer, tmp_path: Path
-) -> str:
-    """A URL of an empty database on the backend given by `backend`."""
-    if request.getfixturevalue("backend") == "postgres":
+async def empty_postgres_url(postgres: PostgresServer) -> str:
+    return await postgres.create_database()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def empty_url(fresh_backend: str, postgres: PostgresServer, tmp_path: Path) -> str:
+    """A URL of a new empty database on each backend (function-scoped)."""
+    if fresh_backend == "postgres":
         return await postgres.create_database()
     return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 
 
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -132,4 +142,3 @@ async def guild_id(database: Database, now: datetime) -> int:
     async with database.transaction() as uow:
         await uow.guilds.record_join(gid, "Test Guild", now=now)
     return gid
-

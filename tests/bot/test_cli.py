@@ -1,0 +1,105 @@
+"""The `lockdown` command and `python -m bot`, run as a maintainer runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from db import migrate
+from db.migrate import ROOT
+
+LOCKDOWN = [sys.executable, "-m", "bot.cli"]
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_"))
+    }
+    environment.update(env)
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        args, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_missing_token_is_one_clear_line(tmp_path: Path) -> None:
+    result = run([sys.executable, "-m", "bot"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "lockdown: DISCORD_TOKEN is not set: put your bot token in the environment or in .env"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = run(LOCKDOWN + ["run"], tmp_path, DISCORD_TOKEN="t" * 20, SHARD_COUNT="many")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("lockdown: SHARD_COUNT is invalid")
+    assert "t" * 20 not in result.stderr
+
+
+def test_db_commands_upgrade_check_and_downgrade(empty_url: str, tmp_path: Path) -> None:
+    head = migrate.head_revision(empty_url)
+
+    upgraded = run(LOCKDOWN + ["db", "upgrade"], tmp_path, DATABASE_URL=empty_url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert migrate.current_revisions(empty_url) == (head,)
+
+    current = run(LOCKDOWN + ["db", "current"], tmp_path, DATABASE_URL=empty_url)
+    assert f"{head} (head)" in current.stdout
+
+    history = run(LOCKDOWN + ["db", "history"], tmp_path, DATABASE_URL=empty_url)
+    assert head in history.stdout
+
+    check = run(LOCKDOWN + ["db", "check"], tmp_path, DATABASE_URL=empty_url)
+    assert check.returncode == 0, check.stderr
+    assert "models and migrations agree" in check.stdout
+
+    down = run(LOCKDOWN + ["db", "downgrade", "base"], tmp_path, DATABASE_URL=empty_url)
+    assert down.returncode == 0, down.stderr
+    assert migrate.current_revisions(empty_url) == ()
+
+
+def test_plain_alembic_works_from_the_repository_root(empty_url: str) -> None:
+    result = run([sys.executable, "-m", "alembic", "upgrade", "head"], ROOT, DATABASE_URL=empty_url)
+    assert result.returncode == 0, result.stderr
+    assert migrate.current_revisions(empty_url) == (migrate.head_revision(empty_url),)
+
+
+def test_unknown_revision_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    result = run(LOCKDOWN + ["db", "downgrade", "nonsense"], tmp_path, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("lockdown: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_bot_refuses_a_postgres_database_behind_head(
+    tmp_path: Path, empty_postgres_url: str
+) -> None:
+    empty_url = empty_postgres_url
+    result = run(LOCKDOWN + ["run"], tmp_path, DATABASE_URL=empty_url, DISCORD_TOKEN="t" * 30)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "lockdown: the database schema is not at the newest migration "
+        f"({migrate.head_revision(empty_url)}): run `lockdown db upgrade` "
+        "(or `alembic upgrade head`) first"
+    )
+    assert migrate.current_revisions(empty_url) == ()
+
+
+def test_sqlite_upgrades_itself_unless_told_not_to(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'auto.db'}"
+    with pytest.raises(migrate.SchemaBehind, match="lockdown db upgrade"):
+        migrate.ensure_current(url, auto_migrate=False)
+    assert migrate.current_revisions(url) == ()
+
+    migrate.ensure_current(url, auto_migrate=True)
+    assert migrate.current_revisions(url) == (migrate.head_revision(url),)

@@ -1,0 +1,56 @@
+"""One Alembic history, proven on SQLite and PostgreSQL with pytest-alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_alembic import Config as AlembicTestConfig
+from pytest_alembic.tests import (
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
+
+from db.engine import create_engine
+from db.migrate import ROOT
+
+__all__ = [
+    "test_model_definitions_match_ddl",
+    "test_single_head_revision",
+    "test_up_down_consistency",
+    "test_upgrade",
+]
+
+
+@pytest.fixture
+def alembic_config() -> AlembicTestConfig:
+    return AlembicTestConfig(config_options={"file": str(ROOT / "alembic.ini")})
+
+
+@pytest.fixture
+def alembic_engine(empty_url: str) -> Iterator[AsyncEngine]:
+    """A fresh empty database per test on each backend.
+
+    pytest-alembic runs each step in its own event loop, so no connection may
+    outlive a step: no pool.
+    """
+    engine = create_engine(empty_url, poolclass=NullPool)
+    yield engine
+
+
+def test_migrations_import_only_sqlalchemy_and_alembic() -> None:
+    allowed = {"sqlalchemy", "alembic", "collections", "__future__", "typing"}
+    for script in (ROOT / "migrations" / "versions").glob("*.py"):
+        modules = {
+            line.split()[1].split(".")[0]
+            for line in script.read_text().splitlines()
+            if line.startswith(("import ", "from "))
+        }
+        assert modules <= allowed, f"{script.name} imports {modules - allowed}"
+
+
