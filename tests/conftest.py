@@ -98,8 +98,6 @@ async def empty_url(fresh_backend: str, postgres: PostgresServer, tmp_path: Path
     return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
 
 
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

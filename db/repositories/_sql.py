@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Column, Dialect, Table
+from sqlalchemy import Column, Dialect, Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.errors import GuildNotFound
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -45,6 +47,16 @@ def violated(error: Exception, name: str, columns: Sequence[str] = ()) -> bool:
 
 def is_foreign_key_error(error: Exception) -> bool:
     return "foreign key" in str(getattr(error, "orig", error)).lower()
+
+
+async def write(connection: AsyncConnection, guild_id: int, statement: Executable) -> Result[Any]:
+    """Execute a write of tenant data; a missing guild raises `GuildNotFound`."""
+    try:
+        return await connection.execute(statement)
+    except INTEGRITY_ERRORS as error:
+        if is_foreign_key_error(error):
+            raise GuildNotFound(guild_id) from None
+        raise
 
 
 Processor = Callable[[Any], Any] | None

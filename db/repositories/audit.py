@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import AuditEntry
 from db.models import AuditEntryRow, table_of
+from db.repositories._sql import write
 
 entries = table_of(AuditEntryRow)
 _COLUMNS = [entries.c[name] for name in AuditEntry.__slots__]
@@ -38,7 +39,9 @@ class AuditRepository:
         after: dict[str, Any] | None,
         now: datetime,
     ) -> AuditEntry:
-        result = await self._connection.execute(
+        result = await write(
+            self._connection,
+            guild_id,
             insert(entries)
             .values(
                 guild_id=guild_id,
@@ -50,7 +53,7 @@ class AuditRepository:
                 after=after,
                 created_at=now,
             )
-            .returning(*_COLUMNS)
+            .returning(*_COLUMNS),
         )
         return _to_entry(result.one())
 

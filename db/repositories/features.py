@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import FeatureFlag
 from db.models import FeatureFlagRow, table_of
-from db.repositories._sql import upsert
+from db.repositories._sql import upsert, write
 
 flags = table_of(FeatureFlagRow)
 
@@ -36,5 +36,5 @@ class FeatureFlagRepository:
             index_elements=[flags.c.guild_id, flags.c.name],
             set_={"enabled": enabled, "updated_by": actor_id, "updated_at": now},
         ).returning(*flags.c)
-        result = await self._connection.execute(statement)
+        result = await write(self._connection, guild_id, statement)
         return FeatureFlag(*result.one())

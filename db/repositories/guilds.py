@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import Guild, Member, User
 from db.models import GuildRow, MemberRow, UserRow, table_of
-from db.repositories._sql import upsert
+from db.repositories._sql import upsert, write
 
 guilds = table_of(GuildRow)
 members = table_of(MemberRow)
@@ -80,7 +80,7 @@ class MemberRepository:
             index_elements=[members.c.guild_id, members.c.user_id],
             set_={"joined_at": now, "left_at": None},
         ).returning(*members.c)
-        result = await self._connection.execute(statement)
+        result = await write(self._connection, guild_id, statement)
         return Member(*result.one())
 
     async def record_leave(self, guild_id: int, user_id: int, *, now: datetime) -> Member:
@@ -90,7 +90,7 @@ class MemberRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[members.c.guild_id, members.c.user_id], set_={"left_at": now}
         ).returning(*members.c)
-        result = await self._connection.execute(statement)
+        result = await write(self._connection, guild_id, statement)
         return Member(*result.one())
 
     async def get(self, guild_id: int, user_id: int) -> Member | None:

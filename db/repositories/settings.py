@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import Setting
 from db.models import SettingRow, table_of
-from db.repositories._sql import upsert
+from db.repositories._sql import upsert, write
 
 settings = table_of(SettingRow)
 
@@ -44,7 +44,7 @@ class SettingRepository:
             index_elements=[settings.c.guild_id, settings.c.key],
             set_={"value": value, "updated_by": actor_id, "updated_at": now},
         ).returning(*settings.c)
-        result = await self._connection.execute(statement)
+        result = await write(self._connection, guild_id, statement)
         return Setting(*result.one())
 
     async def delete(self, guild_id: int, key: str) -> Setting | None:

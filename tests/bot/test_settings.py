@@ -35,7 +35,11 @@ def test_defaults() -> None:
     assert settings.discord_api_base_url == DEFAULT_API_BASE_URL
     assert settings.discord_gateway_url == DEFAULT_GATEWAY_URL
     assert (settings.shard_count, settings.shard_ids, settings.dev_guild_ids) == (None, None, [])
-    assert (settings.log_level, settings.log_format, settings.auto_migrate) == ("INFO", "text", True)
+    assert (settings.log_level, settings.log_format, settings.auto_migrate) == (
+        "INFO",
+        "text",
+        True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +78,11 @@ def test_reads_dot_env(tmp_path: object) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("DATABASE_URL", "mysql://x", "DATABASE_URL is invalid: must be a postgresql:// or sqlite://"),
+        (
+            "DATABASE_URL",
+            "mysql://x",
+            "DATABASE_URL is invalid: must be a postgresql:// or sqlite://",
+        ),
         ("REDIS_URL", "http://x", "REDIS_URL is invalid: must be a redis:// URL"),
         ("SHARD_COUNT", "zero", "SHARD_COUNT is invalid"),
         ("SHARD_COUNT", "0", "SHARD_COUNT is invalid"),

@@ -232,5 +232,3 @@ async def test_two_hundred_concurrent_cases_get_distinct_gapless_numbers(
 
     numbers = await asyncio.gather(*(one(i) for i in range(200)))
     assert sorted(numbers) == list(range(1, 201))
-
-

@@ -52,5 +52,3 @@ def test_migrations_import_only_sqlalchemy_and_alembic() -> None:
             if line.startswith(("import ", "from "))
         }
         assert modules <= allowed, f"{script.name} imports {modules - allowed}"
-
-
