@@ -11,10 +11,10 @@ from sqlalchemy import Column, Dialect, Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from bot.domain.errors import GuildNotFound
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from bot.domain.errors import GuildNotFound
 
 #: Integrity errors as SQLAlchemy wraps them and as the drivers raise them.
 INTEGRITY_ERRORS = (

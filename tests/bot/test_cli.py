@@ -36,7 +36,7 @@ def test_missing_token_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_malformed_setting_is_one_clear_line(tmp_path: Path) -> None:
-    result = run(LOCKDOWN + ["run"], tmp_path, DISCORD_TOKEN="t" * 20, SHARD_COUNT="many")
+    result = run([*LOCKDOWN, "run"], tmp_path, DISCORD_TOKEN="t" * 20, SHARD_COUNT="many")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -47,21 +47,21 @@ def test_malformed_setting_is_one_clear_line(tmp_path: Path) -> None:
 def test_db_commands_upgrade_check_and_downgrade(empty_url: str, tmp_path: Path) -> None:
     head = migrate.head_revision(empty_url)
 
-    upgraded = run(LOCKDOWN + ["db", "upgrade"], tmp_path, DATABASE_URL=empty_url)
+    upgraded = run([*LOCKDOWN, "db", "upgrade"], tmp_path, DATABASE_URL=empty_url)
     assert upgraded.returncode == 0, upgraded.stderr
     assert migrate.current_revisions(empty_url) == (head,)
 
-    current = run(LOCKDOWN + ["db", "current"], tmp_path, DATABASE_URL=empty_url)
+    current = run([*LOCKDOWN, "db", "current"], tmp_path, DATABASE_URL=empty_url)
     assert f"{head} (head)" in current.stdout
 
-    history = run(LOCKDOWN + ["db", "history"], tmp_path, DATABASE_URL=empty_url)
+    history = run([*LOCKDOWN, "db", "history"], tmp_path, DATABASE_URL=empty_url)
     assert head in history.stdout
 
-    check = run(LOCKDOWN + ["db", "check"], tmp_path, DATABASE_URL=empty_url)
+    check = run([*LOCKDOWN, "db", "check"], tmp_path, DATABASE_URL=empty_url)
     assert check.returncode == 0, check.stderr
     assert "models and migrations agree" in check.stdout
 
-    down = run(LOCKDOWN + ["db", "downgrade", "base"], tmp_path, DATABASE_URL=empty_url)
+    down = run([*LOCKDOWN, "db", "downgrade", "base"], tmp_path, DATABASE_URL=empty_url)
     assert down.returncode == 0, down.stderr
     assert migrate.current_revisions(empty_url) == ()
 
@@ -74,7 +74,7 @@ def test_plain_alembic_works_from_the_repository_root(empty_url: str) -> None:
 
 def test_unknown_revision_is_a_clear_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    result = run(LOCKDOWN + ["db", "downgrade", "nonsense"], tmp_path, DATABASE_URL=url)
+    result = run([*LOCKDOWN, "db", "downgrade", "nonsense"], tmp_path, DATABASE_URL=url)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("lockdown: ")
     assert "Traceback" not in result.stderr
@@ -85,7 +85,7 @@ def test_bot_refuses_a_postgres_database_behind_head(
     tmp_path: Path, empty_postgres_url: str
 ) -> None:
     empty_url = empty_postgres_url
-    result = run(LOCKDOWN + ["run"], tmp_path, DATABASE_URL=empty_url, DISCORD_TOKEN="t" * 30)
+    result = run([*LOCKDOWN, "run"], tmp_path, DATABASE_URL=empty_url, DISCORD_TOKEN="t" * 30)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "lockdown: the database schema is not at the newest migration "

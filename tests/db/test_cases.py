@@ -83,8 +83,10 @@ async def test_every_field_round_trips(
     assert loaded == created
     assert loaded.target_id == 2**63 - 1
     assert loaded.reason == "x" * 1000
-    assert loaded.created_at == now and loaded.created_at.tzinfo == UTC
-    assert loaded.expires_at == expires and loaded.expires_at.utcoffset() == timedelta(0)
+    assert loaded.created_at == now
+    assert loaded.created_at.tzinfo == UTC
+    assert loaded.expires_at == expires
+    assert loaded.expires_at.utcoffset() == timedelta(0)
     assert (loaded.type, loaded.active, loaded.dm_delivered) == (CaseType.BAN, True, False)
     assert loaded.audit_log_entry_id == 987_654_321_987_654_321
 
@@ -138,10 +140,13 @@ async def test_an_audit_log_entry_becomes_one_case(
 async def test_a_failed_transaction_records_nothing(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def fail_after_recording() -> None:
         async with database.transaction() as uow:
             await uow.cases.create(guild_id, warn(now))
             raise RuntimeError("Discord said no")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_recording()
     created = await record(database.autocommit, guild_id, warn(now))
     assert created.number == 1
 

@@ -9,9 +9,9 @@ returned belongs to B.
 from __future__ import annotations
 
 import inspect
-from functools import cached_property
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, get_type_hints
 
 from hypothesis import HealthCheck, given, settings

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pytest_alembic import Config as AlembicTestConfig
@@ -33,14 +31,13 @@ def alembic_config() -> AlembicTestConfig:
 
 
 @pytest.fixture
-def alembic_engine(empty_url: str) -> Iterator[AsyncEngine]:
+def alembic_engine(empty_url: str) -> AsyncEngine:
     """A fresh empty database per test on each backend.
 
     pytest-alembic runs each step in its own event loop, so no connection may
     outlive a step: no pool.
     """
-    engine = create_engine(empty_url, poolclass=NullPool)
-    yield engine
+    return create_engine(empty_url, poolclass=NullPool)
 
 
 def test_migrations_import_only_sqlalchemy_and_alembic() -> None:
