@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 from pytest_alembic import Config as AlembicTestConfig
 from pytest_alembic.tests import (
