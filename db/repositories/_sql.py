@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 import asyncpg
 from sqlalchemy import Column, Dialect, Executable, Result, Table
@@ -49,7 +49,9 @@ def is_foreign_key_error(error: Exception) -> bool:
     return "foreign key" in str(getattr(error, "orig", error)).lower()
 
 
-async def write(connection: AsyncConnection, guild_id: int, statement: Executable) -> Result[Any]:
+async def write(
+    connection: AsyncConnection, guild_id: int, statement: Executable
+) -> Result[Unpack[tuple[Any, ...]]]:
     """Execute a write of tenant data; a missing guild raises `GuildNotFound`."""
     try:
         return await connection.execute(statement)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Dialect,
     Insert,
+    Select,
     and_,
     bindparam,
     func,
@@ -81,6 +82,16 @@ def _driver_insert(dialect: Dialect) -> DriverStatement:
     return DriverStatement(_insert_statement(dialect.name), dialect, cases, _CASE_COLUMNS)
 
 
+def history_query(guild_id: int, target_id: int, *, limit: int, before: int | None) -> Select[Any]:
+    """Served by `ix_cases_guild_target_number`, read backwards: no sort, no scan."""
+    query = select(*_CASE_COLUMNS).where(
+        cases.c.guild_id == guild_id, cases.c.target_id == target_id
+    )
+    if before is not None:
+        query = query.where(cases.c.number < before)
+    return query.order_by(cases.c.number.desc()).limit(limit)
+
+
 class CaseRepository:
     """Reads and writes one guild's cases at a time."""
 
@@ -140,12 +151,7 @@ class CaseRepository:
         self, guild_id: int, target_id: int, *, limit: int = 20, before: int | None = None
     ) -> list[Case]:
         """A target's cases, newest first; `before` pages by case number."""
-        query = select(*_CASE_COLUMNS).where(
-            cases.c.guild_id == guild_id, cases.c.target_id == target_id
-        )
-        if before is not None:
-            query = query.where(cases.c.number < before)
-        query = query.order_by(cases.c.number.desc()).limit(limit)
+        query = history_query(guild_id, target_id, limit=limit, before=before)
         result = await self._connection.execute(query)
         return [_to_case(row) for row in result]
 

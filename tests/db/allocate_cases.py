@@ -1,0 +1,29 @@
+"""Run as a separate process by the cross-process numbering test:
+`python -m tests.db.allocate_cases URL GUILD_ID COUNT` records COUNT cases at once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+from bot.domain.models import CaseType, NewCase
+from db.engine import Database
+
+
+async def main(url: str, guild_id: int, count: int) -> None:
+    database = Database(url, pool_size=5, max_overflow=5)
+    new = NewCase(CaseType.NOTE, target_id=1, moderator_id=2, created_at=datetime.now(UTC))
+
+    async def one(index: int) -> int:
+        unit = database.autocommit if index % 2 else database.transaction
+        async with unit() as uow:
+            return (await uow.cases.create(guild_id, new)).number
+
+    numbers = await asyncio.gather(*(one(i) for i in range(count)))
+    print(" ".join(map(str, numbers)))
+    await database.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
