@@ -58,7 +58,11 @@ class Settings(BaseSettings):
     """Every knob a maintainer can turn; see `.env.example` for the documented list."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `KEY=` in .env means "use the default"
+        extra="ignore",
+        case_sensitive=False,
     )
 
     discord_token: SecretStr | None = None
@@ -78,11 +82,6 @@ class Settings(BaseSettings):
     def _normalise_database_url(cls, value: str) -> str:
         return normalise_database_url(value.strip())
 
-    @field_validator("redis_url", mode="before")
-    @classmethod
-    def _empty_redis_is_none(cls, value: object) -> object:
-        return None if value == "" else value
-
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -98,8 +97,6 @@ class Settings(BaseSettings):
     @field_validator("shard_ids", "dev_guild_ids", mode="before")
     @classmethod
     def _parse_lists(cls, value: object) -> object:
-        if value == "":
-            return None
         return _parse_int_list(value)
 
     @field_validator("log_level", mode="before")

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bot.logs import RedactSecrets
+from db.migrate import ROOT
 from bot.settings import (
     DEFAULT_API_BASE_URL,
     DEFAULT_DATABASE_URL,
@@ -128,3 +129,13 @@ def test_log_records_never_carry_the_token() -> None:
     )
     assert RedactSecrets(["abcdefgh.ijkl"]).filter(record)
     assert record.getMessage() == "sending Bot [redacted]"
+
+
+def test_a_copy_of_env_example_is_a_valid_configuration() -> None:
+    with open(".env", "w") as env:
+        env.write((ROOT / ".env.example").read_text())
+    settings = load_settings()
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert (settings.redis_url, settings.shard_count, settings.dev_guild_ids) == (None, None, [])
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN is not set"):
+        settings.token()
