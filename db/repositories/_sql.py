@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, Unpack, cast
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import Column, Dialect, Executable, Result, Table
@@ -51,7 +51,7 @@ def is_foreign_key_error(error: Exception) -> bool:
 
 async def write(
     connection: AsyncConnection, guild_id: int, statement: Executable
-) -> Result[Unpack[tuple[Any, ...]]]:
+) -> Result[*tuple[Any, ...]]:
     """Execute a write of tenant data; a missing guild raises `GuildNotFound`."""
     try:
         return await connection.execute(statement)

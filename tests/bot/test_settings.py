@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from bot.logs import RedactSecrets
-from db.migrate import ROOT
 from bot.settings import (
     DEFAULT_API_BASE_URL,
     DEFAULT_DATABASE_URL,
@@ -16,6 +15,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
+from db.migrate import ROOT
 
 ENV_NAMES = [name.upper() for name in Settings.model_fields]
 
