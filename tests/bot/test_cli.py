@@ -103,3 +103,14 @@ def test_sqlite_upgrades_itself_unless_told_not_to(tmp_path: Path) -> None:
 
     migrate.ensure_current(url, auto_migrate=True)
     assert migrate.current_revisions(url) == (migrate.head_revision(url),)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:9/nowhere", "sqlite:////nonexistent-dir/x.db"]
+)
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path, url: str) -> None:
+    result = run([*LOCKDOWN, "db", "upgrade"], tmp_path, DATABASE_URL=url)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("lockdown: cannot use the database in DATABASE_URL: ")
