@@ -59,8 +59,7 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
         new = NewCase(CaseType.WARN, target_id=42, moderator_id=7, created_at=now, reason="spam")
 
         async def repository() -> None:
-            async with database.autocommit() as uow:
-                await uow.cases.create(GUILD, new)
+            await database.record_case(GUILD, new)
 
         sessions = async_sessionmaker(database.engine, expire_on_commit=False)
         orm_number = 0

@@ -11,6 +11,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.domain.models import Case, NewCase
+from db.repositories.cases import record_case
 from db.unit_of_work import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -57,17 +59,24 @@ class Database:
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """Repositories sharing one transaction: committed on success, else rolled back."""
         async with self.engine.begin() as connection:
-            yield UnitOfWork(connection, autocommit=False)
+            yield UnitOfWork(connection)
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[UnitOfWork]:
         """Repositories whose every statement commits by itself.
 
-        For units of work that are one statement: no BEGIN and COMMIT round
-        trips, and the case log's hot write path goes straight to the driver.
+        For units of work whose statements stand alone: no BEGIN and COMMIT
+        round trips.
         """
         async with self.autocommit_engine.connect() as connection:
-            yield UnitOfWork(connection, autocommit=True)
+            yield UnitOfWork(connection)
+
+    async def record_case(self, guild_id: int, new: NewCase) -> Case:
+        """Record one case as a unit of work of its own, on the hot write path.
+
+        Raises `GuildNotFound`, `AlreadyActive` or `DuplicateAuditEntry`.
+        """
+        return await record_case(self.autocommit_engine, guild_id, new)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

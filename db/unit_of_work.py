@@ -21,13 +21,12 @@ class UnitOfWork:
     case builds one repository.
     """
 
-    def __init__(self, connection: AsyncConnection, *, autocommit: bool) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
-        self.autocommit = autocommit
 
     @cached_property
     def cases(self) -> CaseRepository:
-        return CaseRepository(self.connection, autocommit=self.autocommit)
+        return CaseRepository(self.connection)
 
     @cached_property
     def guilds(self) -> GuildRepository:

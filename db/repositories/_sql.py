@@ -10,7 +10,7 @@ import asyncpg
 from sqlalchemy import Column, Dialect, Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -63,17 +63,21 @@ async def write(
 
 Processor = Callable[[Any], Any] | None
 
+#: Errors after which a driver connection cannot be trusted again.
+DRIVER_CONNECTION_ERRORS = (OSError, sqlite3.OperationalError, asyncpg.InterfaceError)
+
 
 class DriverStatement:
     """A SQLAlchemy statement run straight through the driver.
 
     For the one write on the hot path. SQLAlchemy's aiosqlite adapter spends
     four thread hops per statement (cursor, execute, fetch, close) where the
-    driver needs one, and its execution layer costs more than an asyncpg round
-    trip. The SQL and the type conversions still come from SQLAlchemy: the
-    statement is compiled once per dialect, and values pass through the
-    columns' own bind and result processors, so both paths store and read
-    identical values.
+    driver needs one, and its connection and execution layers together cost
+    more than an asyncpg round trip; a pooled driver connection costs a
+    quarter of an `AsyncConnection`. The SQL and the type conversions still
+    come from SQLAlchemy: the statement is compiled once per dialect, and
+    values pass through the columns' own bind and result processors, so both
+    paths store and read identical values.
     """
 
     def __init__(
@@ -96,19 +100,29 @@ class DriverStatement:
         ]
 
     async def fetch_one(
-        self, connection: AsyncConnection, params: dict[str, Any]
+        self, engine: AsyncEngine, params: dict[str, Any]
     ) -> tuple[Any, ...] | None:
-        """Execute on `connection`'s driver connection; the converted first row, if any."""
+        """Execute on a pooled driver connection of `engine` (an autocommit engine).
+
+        The first row, converted, if any.
+        """
         values = []
         for name, process in zip(self._names, self._bind, strict=True):
             value = params[name]
             values.append(value if process is None or value is None else process(value))
-        driver: Any = (await connection.get_raw_connection()).driver_connection
-        if self.dialect_name == "postgresql":
-            row = await driver.fetchrow(self.sql, *values)
-        else:
-            rows = await driver.execute_fetchall(self.sql, values)
-            row = rows[0] if rows else None
+        pooled = await engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            if self.dialect_name == "postgresql":
+                row = await driver.fetchrow(self.sql, *values)
+            else:
+                rows = await driver.execute_fetchall(self.sql, values)
+                row = rows[0] if rows else None
+        except DRIVER_CONNECTION_ERRORS:
+            pooled.invalidate()  # a broken connection must not go back to the pool
+            raise
+        finally:
+            pooled.close()
         if row is None:
             return None
         return tuple(

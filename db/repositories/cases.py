@@ -20,9 +20,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.domain.errors import AlreadyActive, CaseNotFound, DuplicateAuditEntry, GuildNotFound
+from bot.domain.errors import (
+    AlreadyActive,
+    CaseNotFound,
+    DuplicateAuditEntry,
+    GuildNotFound,
+    LockdownError,
+)
 from bot.domain.models import Case, CaseType, NewCase
 from db.models import CaseRow, GuildRow, table_of
 from db.repositories._sql import INTEGRITY_ERRORS, DriverStatement, is_foreign_key_error, violated
@@ -79,6 +85,7 @@ def _insert_statement(dialect: str) -> Insert:
 
 @cache
 def _driver_insert(dialect: Dialect) -> DriverStatement:
+    """`_insert_statement`, compiled once, for `record_case`."""
     return DriverStatement(_insert_statement(dialect.name), dialect, cases, _CASE_COLUMNS)
 
 
@@ -92,43 +99,63 @@ def history_query(guild_id: int, target_id: int, *, limit: int, before: int | No
     return query.order_by(cases.c.number.desc()).limit(limit)
 
 
+def _params(guild_id: int, new: NewCase) -> dict[str, Any]:
+    params = {name: getattr(new, name) for name in _NEW_CASE_FIELDS}
+    params["guild_id"] = guild_id
+    params["type"] = new.type.value
+    return params
+
+
+def _refusal(error: Exception, guild_id: int, new: NewCase) -> LockdownError | None:
+    """The domain error an integrity error on insert stands for, if any."""
+    if violated(error, "uq_cases_active_punishment", ("guild_id", "target_id", "type")):
+        return AlreadyActive(guild_id, new.target_id, new.type.value)
+    if violated(error, "uq_cases_audit_log_entry", ("guild_id", "audit_log_entry_id")):
+        return DuplicateAuditEntry(guild_id, new.audit_log_entry_id or 0)
+    if is_foreign_key_error(error):
+        return GuildNotFound(guild_id)
+    return None
+
+
+async def record_case(engine: AsyncEngine, guild_id: int, new: NewCase) -> Case:
+    """Record a case as its own unit of work: the case log's hot write path.
+
+    One statement on a pooled driver connection of an autocommit engine (see
+    `DriverStatement`); raises what `CaseRepository.create` raises.
+    """
+    try:
+        row = await _driver_insert(engine.dialect).fetch_one(engine, _params(guild_id, new))
+    except INTEGRITY_ERRORS as error:
+        refusal = _refusal(error, guild_id, new)
+        if refusal is None:
+            raise
+        raise refusal from None
+    if row is None:
+        raise GuildNotFound(guild_id)
+    return _to_case(row)
+
+
 class CaseRepository:
     """Reads and writes one guild's cases at a time."""
 
-    def __init__(self, connection: AsyncConnection, *, autocommit: bool = False) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
-        self._autocommit = autocommit
 
     async def create(self, guild_id: int, new: NewCase) -> Case:
-        """Record a case under the guild's next number.
+        """Record a case under the guild's next number, inside this unit of work.
 
         Raises `GuildNotFound`, `AlreadyActive` (a second active ban or mute)
         or `DuplicateAuditEntry` (this audit-log entry is already a case).
         """
-        params = {name: getattr(new, name) for name in _NEW_CASE_FIELDS}
-        params["guild_id"] = guild_id
-        params["type"] = new.type.value
+        statement = _insert_statement(self._connection.dialect.name)
         try:
-            if self._autocommit:
-                # The hot path: one statement, straight through the driver.
-                row = await _driver_insert(self._connection.dialect).fetch_one(
-                    self._connection, params
-                )
-            else:
-                # Inside a transaction the statement must go through SQLAlchemy,
-                # which begins the driver's transaction lazily on first execute.
-                result = await self._connection.execute(
-                    _insert_statement(self._connection.dialect.name), params
-                )
-                row = result.first()
+            result = await self._connection.execute(statement, _params(guild_id, new))
         except INTEGRITY_ERRORS as error:
-            if violated(error, "uq_cases_active_punishment", ("guild_id", "target_id", "type")):
-                raise AlreadyActive(guild_id, new.target_id, new.type.value) from None
-            if violated(error, "uq_cases_audit_log_entry", ("guild_id", "audit_log_entry_id")):
-                raise DuplicateAuditEntry(guild_id, new.audit_log_entry_id or 0) from None
-            if is_foreign_key_error(error):
-                raise GuildNotFound(guild_id) from None
-            raise
+            refusal = _refusal(error, guild_id, new)
+            if refusal is None:
+                raise
+            raise refusal from None
+        row = result.first()
         if row is None:
             raise GuildNotFound(guild_id)
         return _to_case(row)

@@ -16,8 +16,9 @@ async def main(url: str, guild_id: int, count: int) -> None:
     new = NewCase(CaseType.NOTE, target_id=1, moderator_id=2, created_at=datetime.now(UTC))
 
     async def one(index: int) -> int:
-        unit = database.autocommit if index % 2 else database.transaction
-        async with unit() as uow:
+        if index % 2:
+            return (await database.record_case(guild_id, new)).number
+        async with database.transaction() as uow:
             return (await uow.cases.create(guild_id, new)).number
 
     numbers = await asyncio.gather(*(one(i) for i in range(count)))

@@ -1,9 +1,9 @@
-"""The case log on both backends, through both kinds of unit of work."""
+"""The case log on both backends, through the hot path and both kinds of unit of work."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
@@ -19,13 +19,21 @@ TARGET = 111_111_111_111_111_111
 MODERATOR = 222_222_222_222_222_222
 
 UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+Recorder = Callable[[int, NewCase], Awaitable[Case]]
 
 
-@pytest.fixture(params=["autocommit", "transaction"])
-def unit(request: pytest.FixtureRequest, database: Database) -> UnitOfWorkFactory:
-    """Both ways of writing: the driver hot path and the SQLAlchemy path."""
-    factory: UnitOfWorkFactory = getattr(database, request.param)
-    return factory
+@pytest.fixture(params=["hot path", "autocommit", "transaction"])
+def record(request: pytest.FixtureRequest, database: Database) -> Recorder:
+    """Every way of recording a case: the driver hot path and both units of work."""
+    if request.param == "hot path":
+        return database.record_case
+    unit: UnitOfWorkFactory = getattr(database, request.param)
+
+    async def through_unit_of_work(guild_id: int, new: NewCase) -> Case:
+        async with unit() as uow:
+            return await uow.cases.create(guild_id, new)
+
+    return through_unit_of_work
 
 
 def warn(now: datetime, **changes: object) -> NewCase:
@@ -41,27 +49,22 @@ def warn(now: datetime, **changes: object) -> NewCase:
     return NewCase(**fields)  # type: ignore[arg-type]
 
 
-async def record(unit: UnitOfWorkFactory, guild_id: int, new: NewCase) -> Case:
-    async with unit() as uow:
-        return await uow.cases.create(guild_id, new)
-
-
 async def test_numbers_are_sequential_per_guild(
-    unit: UnitOfWorkFactory, database: Database, guild_id: int, now: datetime
+    record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
     other = new_snowflake()
     async with database.transaction() as uow:
         await uow.guilds.record_join(other, "Other", now=now)
 
-    numbers = [(await record(unit, guild_id, warn(now))).number for _ in range(3)]
-    other_numbers = [(await record(unit, other, warn(now))).number for _ in range(2)]
+    numbers = [(await record(guild_id, warn(now))).number for _ in range(3)]
+    other_numbers = [(await record(other, warn(now))).number for _ in range(2)]
 
     assert numbers == [1, 2, 3]
     assert other_numbers == [1, 2]
 
 
 async def test_every_field_round_trips(
-    unit: UnitOfWorkFactory, database: Database, guild_id: int, now: datetime
+    record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
     expires = now + timedelta(days=3, microseconds=7)
     new = NewCase(
@@ -76,7 +79,7 @@ async def test_every_field_round_trips(
         audit_log_entry_id=987_654_321_987_654_321,
         related_number=None,
     )
-    created = await record(unit, guild_id, new)
+    created = await record(guild_id, new)
     async with database.autocommit() as uow:
         loaded = await uow.cases.get(guild_id, created.number)
 
@@ -95,45 +98,46 @@ async def test_times_in_other_zones_are_stored_as_utc(
     database: Database, guild_id: int, now: datetime
 ) -> None:
     berlin = now.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
-    created = await record(database.autocommit, guild_id, warn(berlin))
+    created = await database.record_case(guild_id, warn(berlin))
     assert created.created_at == now
     assert created.created_at.tzinfo == UTC
 
 
 async def test_naive_times_are_refused(database: Database, guild_id: int) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        await record(database.transaction, guild_id, warn(datetime(2026, 1, 1)))
+        await database.record_case(guild_id, warn(datetime(2026, 1, 1)))
 
 
-async def test_unknown_guild(unit: UnitOfWorkFactory, now: datetime) -> None:
+async def test_unknown_guild(record: Recorder, now: datetime) -> None:
     with pytest.raises(GuildNotFound):
-        await record(unit, new_snowflake(), warn(now))
+        await record(new_snowflake(), warn(now))
 
 
 async def test_one_active_ban_and_one_active_mute_per_target(
-    unit: UnitOfWorkFactory, guild_id: int, now: datetime
+    record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
-    ban = await record(unit, guild_id, warn(now, type=CaseType.BAN))
-    await record(unit, guild_id, warn(now, type=CaseType.MUTE))  # a mute beside a ban is fine
+    ban = await record(guild_id, warn(now, type=CaseType.BAN))
+    await record(guild_id, warn(now, type=CaseType.MUTE))  # a mute beside a ban is fine
     with pytest.raises(AlreadyActive) as raised:
-        await record(unit, guild_id, warn(now, type=CaseType.BAN))
+        await record(guild_id, warn(now, type=CaseType.BAN))
     assert raised.value.kind == "ban"
 
-    async with unit() as uow:
+    async with database.autocommit() as uow:
         assert await uow.cases.deactivate(guild_id, ban.number) is not None
-        again = await uow.cases.create(guild_id, warn(now, type=CaseType.BAN))
+    again = await record(guild_id, warn(now, type=CaseType.BAN))
+    async with database.autocommit() as uow:
         assert (await uow.cases.active(guild_id, TARGET, CaseType.BAN)) == again
     # The refused insert did not use up a number.
     assert again.number == ban.number + 2
 
 
 async def test_an_audit_log_entry_becomes_one_case(
-    unit: UnitOfWorkFactory, guild_id: int, now: datetime
+    record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
-    first = await record(unit, guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+    first = await record(guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
     with pytest.raises(DuplicateAuditEntry):
-        await record(unit, guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
-    async with unit() as uow:
+        await record(guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+    async with database.autocommit() as uow:
         assert await uow.cases.find_by_audit_entry(guild_id, 42) == first
 
 
@@ -147,7 +151,7 @@ async def test_a_failed_transaction_records_nothing(
 
     with pytest.raises(RuntimeError):
         await fail_after_recording()
-    created = await record(database.autocommit, guild_id, warn(now))
+    created = await database.record_case(guild_id, warn(now))
     assert created.number == 1
 
 
@@ -155,8 +159,8 @@ async def test_history_is_newest_first_and_pages(
     database: Database, guild_id: int, now: datetime
 ) -> None:
     for minute in range(25):
-        await record(database.autocommit, guild_id, warn(now + timedelta(minutes=minute)))
-    await record(database.autocommit, guild_id, warn(now, target_id=MODERATOR))
+        await database.record_case(guild_id, warn(now + timedelta(minutes=minute)))
+    await database.record_case(guild_id, warn(now, target_id=MODERATOR))
 
     async with database.autocommit() as uow:
         first_page = await uow.cases.history(guild_id, TARGET, limit=20)
@@ -171,14 +175,10 @@ async def test_history_is_newest_first_and_pages(
 async def test_active_warnings_skip_expired_revoked_and_old(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    old = await record(database.autocommit, guild_id, warn(now - timedelta(days=10)))
-    expired = await record(
-        database.autocommit, guild_id, warn(now, expires_at=now - timedelta(seconds=1))
-    )
-    pardoned = await record(database.autocommit, guild_id, warn(now))
-    counting = await record(
-        database.autocommit, guild_id, warn(now, expires_at=now + timedelta(days=1))
-    )
+    old = await database.record_case(guild_id, warn(now - timedelta(days=10)))
+    expired = await database.record_case(guild_id, warn(now, expires_at=now - timedelta(seconds=1)))
+    pardoned = await database.record_case(guild_id, warn(now))
+    counting = await database.record_case(guild_id, warn(now, expires_at=now + timedelta(days=1)))
     async with database.autocommit() as uow:
         await uow.cases.deactivate(guild_id, pardoned.number, revoked_by=MODERATOR, revoked_at=now)
         every = await uow.cases.active_warnings(guild_id, TARGET, now=now)
@@ -194,7 +194,7 @@ async def test_active_warnings_skip_expired_revoked_and_old(
 async def test_deactivate_happens_once_and_records_who(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    ban = await record(database.autocommit, guild_id, warn(now, type=CaseType.BAN))
+    ban = await database.record_case(guild_id, warn(now, type=CaseType.BAN))
 
     async def end() -> Case | None:
         async with database.autocommit() as uow:
@@ -213,7 +213,7 @@ async def test_deactivate_happens_once_and_records_who(
 
 
 async def test_edits_and_missing_cases(database: Database, guild_id: int, now: datetime) -> None:
-    case = await record(database.autocommit, guild_id, warn(now))
+    case = await database.record_case(guild_id, warn(now))
     async with database.transaction() as uow:
         edited = await uow.cases.update_reason(guild_id, case.number, "new reason")
         delivered = await uow.cases.set_dm_delivered(guild_id, case.number, True)
@@ -229,11 +229,13 @@ async def test_edits_and_missing_cases(database: Database, guild_id: int, now: d
 async def test_two_hundred_concurrent_cases_get_distinct_gapless_numbers(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    """Many connections at once; half through each kind of unit of work."""
+    """Many connections at once, through the hot path and transactions alike."""
 
     async def one(index: int) -> int:
-        unit = database.autocommit if index % 2 else database.transaction
-        return (await record(unit, guild_id, warn(now))).number
+        if index % 2:
+            return (await database.record_case(guild_id, warn(now))).number
+        async with database.transaction() as uow:
+            return (await uow.cases.create(guild_id, warn(now))).number
 
     numbers = await asyncio.gather(*(one(i) for i in range(200)))
     assert sorted(numbers) == list(range(1, 201))
