@@ -1,0 +1,47 @@
+"""Reasons: kept in full on the case, shortened for Discord's audit log."""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.errors import LockdownError
+
+MAX_REASON = 1000
+MAX_AUDIT_REASON = 512  # Discord's limit on X-Audit-Log-Reason
+
+
+_MODERATOR_PREFIX = re.compile(r"^.*? \((\d+)\): ", re.DOTALL)
+
+
+class InvalidReason(LockdownError):
+    pass
+
+
+def clean_reason(reason: str | None) -> str | None:
+    """A reason as stored: stripped, `None` when empty, refused past 1,000 characters."""
+    if reason is None or not reason.strip():
+        return None
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise InvalidReason(
+            f"That reason is {len(reason):,} characters long; the most is {MAX_REASON:,}."
+        )
+    return reason
+
+
+def audit_reason(moderator_name: str, moderator_id: int, reason: str | None) -> str:
+    """What Discord's audit log shows: who asked, then why, within 512 characters.
+
+    The bot performs every action, so without the prefix the audit log would
+    credit the bot; reconciliation reads the id back from it.
+    """
+    text = f"{moderator_name} ({moderator_id}): {reason or 'no reason given'}"
+    if len(text) <= MAX_AUDIT_REASON:
+        return text
+    return text[: MAX_AUDIT_REASON - 1] + "…"
+
+
+def moderator_from_audit_reason(text: str | None) -> int | None:
+    """The moderator id `audit_reason` put in front, if the text starts with one."""
+    match = _MODERATOR_PREFIX.match(text or "")
+    return int(match[1]) if match else None
