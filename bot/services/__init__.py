@@ -1,0 +1,1 @@
+"""Use cases: they own the transaction, call ports, and return typed outcomes."""

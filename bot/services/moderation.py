@@ -1,0 +1,367 @@
+"""Moderation actions: check, tell the member, act on Discord, record, announce.
+
+Every action follows the same order, so it lives in one place (`_act`):
+pre-flight checks before any Discord call; the DM before a ban or kick (a bot
+cannot DM someone it shares no guild with); the Discord action; the case; the
+mod-log post. A failed Discord call records nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.domain.errors import LockdownError
+from bot.domain.hierarchy import Action, Scene, preflight
+from bot.domain.models import Case, CaseType, NewCase
+from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
+from bot.domain.reasons import audit_reason, clean_reason
+from bot.services.config import ConfigService
+from db.engine import Database
+from db.unit_of_work import UnitOfWork
+
+#: Discord rejects a timeout of 28 days or more; stay clear of clock drift.
+MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
+#: The most messages a ban may delete, in seconds (7 days).
+MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
+
+CASE_TYPE = {
+    Action.BAN: CaseType.BAN,
+    Action.UNBAN: CaseType.UNBAN,
+    Action.SOFTBAN: CaseType.SOFTBAN,
+    Action.KICK: CaseType.KICK,
+    Action.MUTE: CaseType.MUTE,
+    Action.UNMUTE: CaseType.UNMUTE,
+    Action.WARN: CaseType.WARN,
+    Action.NOTE: CaseType.NOTE,
+}
+#: Actions whose DM must go out before the member leaves the guild.
+DM_FIRST = {Action.BAN, Action.SOFTBAN, Action.KICK}
+#: Actions the member is told about at all.
+NOTIFIED = {Action.BAN, Action.SOFTBAN, Action.KICK, Action.MUTE, Action.WARN}
+
+
+class ActionFailed(LockdownError):
+    """Discord did not carry the action out; nothing was recorded."""
+
+
+class NothingToUndo(LockdownError):
+    """An unban, unmute or pardon found nothing active to end."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """One moderator's request, as plain values (the cog builds it from the interaction)."""
+
+    guild_id: int
+    guild_name: str
+    action: Action
+    scene: Scene
+    actor_name: str
+    target_name: str
+    reason: str | None = None
+    duration: timedelta | None = None
+    delete_message_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, for the reply: the case, the DM, and what it replaced."""
+
+    case: Case
+    dm_delivered: bool | None
+    replaced: Case | None = None
+    modlog_posted: bool = False
+
+
+class ModerationService:
+    def __init__(
+        self,
+        database: Database,
+        gateway: ModerationGateway,
+        config: ConfigService,
+        clock: Clock,
+    ) -> None:
+        self._database = database
+        self._gateway = gateway
+        self._config = config
+        self._clock = clock
+
+    async def act(self, request: ActionRequest) -> Outcome:
+        """Carry out one action end to end; raises a `LockdownError` with a clear message."""
+        reason = clean_reason(request.reason)
+        preflight(request.action, request.scene)
+        if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise ActionFailed("Messages can be deleted for up to 7 days.")
+        if request.action is Action.MUTE and request.duration is None:
+            raise ActionFailed("A mute needs a duration.")
+        config = await self._config.get(request.guild_id)
+        now = self._clock.now()
+        expires_at = now + request.duration if request.duration else None
+
+        notify = (
+            config.dm_notify
+            and request.action in NOTIFIED
+            and request.scene.target is not None  # only members can be reached
+        )
+        dm_delivered: bool | None = None
+        if notify and request.action in DM_FIRST:
+            dm_delivered = await self._notify(request, reason, expires_at, config.appeal_text)
+
+        await self._apply(request, reason, now, expires_at)
+
+        if notify and request.action not in DM_FIRST:
+            dm_delivered = await self._notify(request, reason, expires_at, None)
+
+        case, replaced = await self._record(request, reason, now, expires_at, dm_delivered)
+        posted = await self._announce(config.modlog_channel_id, request, case, dm_delivered)
+        return Outcome(
+            case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
+        )
+
+    async def _apply(
+        self, request: ActionRequest, reason: str | None, now: datetime, expires: datetime | None
+    ) -> None:
+        audit = audit_reason(request.actor_name, request.scene.actor.id, reason)
+        guild, target = request.guild_id, request.scene.target_id
+        try:
+            match request.action:
+                case Action.BAN:
+                    await self._gateway.ban(
+                        guild,
+                        target,
+                        reason=audit,
+                        delete_message_seconds=request.delete_message_seconds,
+                    )
+                case Action.SOFTBAN:
+                    await self._gateway.ban(
+                        guild,
+                        target,
+                        reason=audit,
+                        delete_message_seconds=request.delete_message_seconds or 86_400,
+                    )
+                    await self._gateway.unban(guild, target, reason=audit)
+                case Action.UNBAN:
+                    await self._gateway.unban(guild, target, reason=audit)
+                case Action.KICK:
+                    await self._gateway.kick(guild, target, reason=audit)
+                case Action.MUTE:
+                    assert expires is not None
+                    until = min(expires, now + MAX_TIMEOUT)
+                    await self._gateway.timeout(guild, target, until=until, reason=audit)
+                case Action.UNMUTE:
+                    await self._gateway.timeout(guild, target, until=None, reason=audit)
+                case Action.WARN | Action.NOTE:
+                    pass
+        except DiscordFailure as failure:
+            raise ActionFailed(_explain(request.action, failure)) from None
+
+    async def _record(
+        self,
+        request: ActionRequest,
+        reason: str | None,
+        now: datetime,
+        expires_at: datetime | None,
+        dm_delivered: bool | None,
+    ) -> tuple[Case, Case | None]:
+        case_type = CASE_TYPE[request.action]
+        new = NewCase(
+            type=case_type,
+            target_id=request.scene.target_id,
+            moderator_id=request.scene.actor.id,
+            created_at=now,
+            reason=reason,
+            expires_at=expires_at,
+            active=case_type in (CaseType.BAN, CaseType.MUTE, CaseType.WARN),
+            dm_delivered=dm_delivered,
+        )
+        lasting = {CaseType.BAN: CaseType.BAN, CaseType.MUTE: CaseType.MUTE}
+        ending = {CaseType.UNBAN: CaseType.BAN, CaseType.UNMUTE: CaseType.MUTE}
+        if case_type not in lasting and case_type not in ending:
+            return await self._database.record_case(request.guild_id, new), None
+        async with self._database.transaction() as uow:
+            kind = lasting.get(case_type) or ending[case_type]
+            previous = await self._end_active(uow, request, kind, now)
+            if previous is not None:
+                new = replace(new, related_number=previous.number)
+            return await uow.cases.create(request.guild_id, new), previous
+
+    async def _end_active(
+        self, uow: UnitOfWork, request: ActionRequest, kind: CaseType, now: datetime
+    ) -> Case | None:
+        active = await uow.cases.active(request.guild_id, request.scene.target_id, kind)
+        if active is None:
+            return None
+        return await uow.cases.deactivate(
+            request.guild_id,
+            active.number,
+            revoked_by=request.scene.actor.id,
+            revoked_at=now,
+            revoke_reason=f"superseded by a {request.action.value}",
+        )
+
+    async def _notify(
+        self,
+        request: ActionRequest,
+        reason: str | None,
+        expires_at: datetime | None,
+        appeal: str | None,
+    ) -> bool:
+        text = dm_text(request.action, request.guild_name, reason, expires_at, appeal)
+        try:
+            return await self._gateway.send_dm(request.scene.target_id, text)
+        except DiscordFailure:
+            return False  # a closed DM never blocks the action
+
+    async def _announce(
+        self,
+        channel_id: int | None,
+        request: ActionRequest,
+        case: Case,
+        dm_delivered: bool | None,
+    ) -> bool:
+        if channel_id is None:
+            return False
+        entry = ModLogEntry(
+            case=case,
+            target_name=request.target_name,
+            moderator_name=request.actor_name,
+            dm_delivered=dm_delivered,
+        )
+        return await self._gateway.post_modlog(channel_id, entry)
+
+    async def case(self, guild_id: int, number: int) -> Case:
+        async with self._database.autocommit() as uow:
+            return await uow.cases.require(guild_id, number)
+
+    async def history(
+        self, guild_id: int, target_id: int, *, limit: int = 10, before: int | None = None
+    ) -> tuple[list[Case], int]:
+        """A page of the target's cases (newest first) and how many there are."""
+        async with self._database.autocommit() as uow:
+            page = await uow.cases.history(guild_id, target_id, limit=limit, before=before)
+            total = await uow.cases.count_for_target(guild_id, target_id)
+        return page, total
+
+    async def active_warnings(self, guild_id: int, target_id: int) -> list[Case]:
+        async with self._database.autocommit() as uow:
+            return await uow.cases.active_warnings(guild_id, target_id, now=self._clock.now())
+
+    async def edit_reason(self, guild_id: int, number: int, reason: str, *, actor_id: int) -> Case:
+        """Change a case's reason; the old and new reasons go to the audit trail."""
+        cleaned = clean_reason(reason)
+        if cleaned is None:
+            raise ActionFailed("The new reason can't be empty.")
+        async with self._database.transaction() as uow:
+            before = await uow.cases.require(guild_id, number)
+            after = await uow.cases.update_reason(guild_id, number, cleaned)
+            await uow.audit.add(
+                guild_id,
+                actor_id=actor_id,
+                action="case.reason",
+                entity="case",
+                entity_id=str(number),
+                before={"reason": before.reason},
+                after={"reason": after.reason},
+                now=self._clock.now(),
+            )
+        return after
+
+    async def pardon(
+        self,
+        guild_id: int,
+        number: int,
+        *,
+        actor_id: int,
+        actor_name: str,
+        target_name: str,
+        reason: str | None,
+    ) -> Outcome:
+        """Revoke an active warning, or end a ban or mute early (undoing it on Discord)."""
+        cleaned = clean_reason(reason)
+        case = await self.case(guild_id, number)
+        if not case.active:
+            raise NothingToUndo(f"Case #{number} is no longer in force.")
+        audit = audit_reason(actor_name, actor_id, cleaned)
+        try:
+            if case.type is CaseType.BAN:
+                await self._gateway.unban(guild_id, case.target_id, reason=audit)
+            elif case.type is CaseType.MUTE:
+                await self._gateway.timeout(guild_id, case.target_id, until=None, reason=audit)
+        except DiscordFailure as failure:
+            if failure.status != 404:  # already lifted on Discord: just record it
+                action = Action.UNBAN if case.type is CaseType.BAN else Action.UNMUTE
+                raise ActionFailed(_explain(action, failure)) from None
+        now = self._clock.now()
+        async with self._database.transaction() as uow:
+            ended = await uow.cases.deactivate(
+                guild_id, number, revoked_by=actor_id, revoked_at=now, revoke_reason=cleaned
+            )
+            if ended is None:
+                raise NothingToUndo(f"Case #{number} was ended a moment ago.")
+            pardon = await uow.cases.create(
+                guild_id,
+                NewCase(
+                    type=CaseType.PARDON,
+                    target_id=case.target_id,
+                    moderator_id=actor_id,
+                    created_at=now,
+                    reason=cleaned,
+                    related_number=number,
+                ),
+            )
+            await uow.audit.add(
+                guild_id,
+                actor_id=actor_id,
+                action="case.pardon",
+                entity="case",
+                entity_id=str(number),
+                before={"active": True},
+                after={"active": False, "pardon_case": pardon.number},
+                now=now,
+            )
+        config = await self._config.get(guild_id)
+        entry = ModLogEntry(pardon, target_name, actor_name, None, note=f"pardons case #{number}")
+        posted = (
+            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+            if config.modlog_channel_id is not None
+            else False
+        )
+        return Outcome(case=pardon, dm_delivered=None, replaced=ended, modlog_posted=posted)
+
+
+def dm_text(
+    action: Action,
+    guild_name: str,
+    reason: str | None,
+    expires_at: datetime | None,
+    appeal: str | None,
+) -> str:
+    """The message a member receives about an action taken on them."""
+    what = {
+        Action.BAN: "banned from",
+        Action.SOFTBAN: "removed from",
+        Action.KICK: "kicked from",
+        Action.MUTE: "timed out in",
+        Action.WARN: "warned in",
+    }[action]
+    lines = [f"You have been {what} **{guild_name}**."]
+    lines.append(f"Reason: {reason or 'no reason given'}")
+    if expires_at is not None and action is not Action.WARN:
+        lines.append(f"Until: <t:{int(expires_at.timestamp())}:F>")
+    if appeal:
+        lines.append(appeal)
+    return "\n".join(lines)
+
+
+def _explain(action: Action, failure: DiscordFailure) -> str:
+    """A moderator-facing sentence for a Discord refusal."""
+    if failure.status == 403:
+        return f"Discord refused to {action.verb} them: I am missing a permission or role position."
+    if failure.status == 404:
+        if action is Action.UNBAN:
+            return "That user is not banned."
+        return "Discord no longer knows that member (they may have left)."
+    if failure.status >= 500:
+        return "Discord is having trouble right now; nothing was done. Try again shortly."
+    return f"Discord rejected the request: {failure.discord_message}"

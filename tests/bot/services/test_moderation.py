@@ -1,0 +1,290 @@
+"""The moderation service on both backends, with Discord replaced at the edge.
+
+`RecordingGateway` stands in for Discord only: it records each call in order
+and fails the ones a test asks it to. Everything behind it is real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.cache import MemoryCache
+from bot.domain.config import GuildConfig
+from bot.domain.hierarchy import Action, Participant, Permission, Refused, Scene
+from bot.domain.models import CaseType
+from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
+from bot.services.config import ConfigService
+from bot.services.moderation import (
+    MAX_TIMEOUT,
+    ActionFailed,
+    ActionRequest,
+    ModerationService,
+    NothingToUndo,
+)
+from db.engine import Database
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+OWNER, MOD, BOT, MEMBER = 10, 20, 30, 40
+MODLOG = 555
+PERMS = Permission.BAN_MEMBERS | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS
+
+
+@dataclass
+class FixedClock:
+    at: datetime = NOW
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class RecordingGateway:
+    calls: list[tuple[object, ...]] = field(default_factory=list)
+    failures: dict[str, DiscordFailure] = field(default_factory=dict)
+    dm_open: bool = True
+
+    def _call(self, name: str, *args: object) -> None:
+        self.calls.append((name, *args))
+        if name in self.failures:
+            raise self.failures[name]
+
+    async def send_dm(self, user_id: int, text: str) -> bool:
+        self.calls.append(("dm", user_id, text))
+        return self.dm_open
+
+    async def ban(
+        self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
+    ) -> None:
+        self._call("ban", user_id, reason, delete_message_seconds)
+
+    async def unban(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        self._call("unban", user_id, reason)
+
+    async def kick(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        self._call("kick", user_id, reason)
+
+    async def timeout(
+        self, guild_id: int, user_id: int, *, until: datetime | None, reason: str
+    ) -> None:
+        self._call("timeout", user_id, until, reason)
+
+    async def bulk_ban(
+        self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
+    ) -> BulkBanResult:
+        self._call("bulk_ban", list(user_ids))
+        return BulkBanResult(banned=list(user_ids), failed=[])
+
+    async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
+        self.calls.append(("modlog", channel_id, entry.case.number, entry.case.type))
+        return True
+
+    def names(self) -> list[object]:
+        return [call[0] for call in self.calls]
+
+
+@pytest.fixture
+def gateway() -> RecordingGateway:
+    return RecordingGateway()
+
+
+@pytest.fixture
+def config(database: Database) -> ConfigService:
+    return ConfigService(database, MemoryCache[GuildConfig](), FixedClock())
+
+
+@pytest.fixture
+def service(
+    database: Database, gateway: RecordingGateway, config: ConfigService
+) -> ModerationService:
+    return ModerationService(database, gateway, config, FixedClock())
+
+
+def request(guild_id: int, action: Action, **changes: object) -> ActionRequest:
+    scene = Scene(
+        owner_id=OWNER,
+        actor=Participant(MOD, 5, PERMS),
+        bot=Participant(BOT, 10, PERMS),
+        target_id=MEMBER,
+        target=Participant(MEMBER, 1, 0),
+    )
+    values: dict[str, object] = {
+        "guild_id": guild_id,
+        "guild_name": "Test Guild",
+        "action": action,
+        "scene": scene,
+        "actor_name": "mod",
+        "target_name": "member",
+        "reason": "spam",
+    }
+    values.update(changes)
+    return ActionRequest(**values)  # type: ignore[arg-type]
+
+
+async def test_ban_tells_the_member_first_then_bans_records_and_announces(
+    service: ModerationService, config: ConfigService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    await config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
+    outcome = await service.act(
+        request(guild_id, Action.BAN, duration=timedelta(days=2), delete_message_seconds=3600)
+    )
+
+    assert gateway.names() == ["dm", "ban", "modlog"]
+    assert gateway.calls[1] == ("ban", MEMBER, "mod (20): spam", 3600)
+    assert "banned from **Test Guild**" in str(gateway.calls[0][2])
+    case = outcome.case
+    assert (case.type, case.active, case.expires_at) == (
+        CaseType.BAN,
+        True,
+        NOW + timedelta(days=2),
+    )
+    assert (outcome.dm_delivered, outcome.modlog_posted, case.dm_delivered) == (True, True, True)
+    assert gateway.calls[2] == ("modlog", MODLOG, case.number, CaseType.BAN)
+
+
+async def test_banning_a_banned_user_updates_the_ban(
+    service: ModerationService, guild_id: int
+) -> None:
+    first = await service.act(request(guild_id, Action.BAN, duration=timedelta(hours=1)))
+    second = await service.act(request(guild_id, Action.BAN, reason="for good"))
+
+    assert second.replaced is not None
+    assert second.replaced.number == first.case.number
+    assert not second.replaced.active
+    assert second.case.related_number == first.case.number
+    assert (second.case.active, second.case.expires_at) == (True, None)
+
+
+async def test_a_refused_check_makes_no_discord_request(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    higher = Scene(
+        OWNER, Participant(MOD, 5, PERMS), Participant(BOT, 10, PERMS), 40, Participant(40, 7, 0)
+    )
+    with pytest.raises(Refused, match="highest role is below yours"):
+        await service.act(request(guild_id, Action.KICK, scene=higher))
+    assert gateway.calls == []
+
+
+async def test_discord_refusing_records_nothing(
+    service: ModerationService, database: Database, gateway: RecordingGateway, guild_id: int
+) -> None:
+    gateway.failures["kick"] = DiscordFailure(403, 50013, "Missing Permissions")
+    with pytest.raises(ActionFailed, match="Discord refused to kick them"):
+        await service.act(request(guild_id, Action.KICK))
+    async with database.autocommit() as uow:
+        assert await uow.cases.history(guild_id, MEMBER) == []
+
+
+async def test_a_closed_dm_never_blocks_the_action(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    gateway.dm_open = False
+    outcome = await service.act(request(guild_id, Action.KICK))
+    assert gateway.names() == ["dm", "kick"]
+    assert outcome.dm_delivered is False
+    assert outcome.case.dm_delivered is False
+
+
+async def test_long_mutes_are_capped_below_discords_limit(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    outcome = await service.act(request(guild_id, Action.MUTE, duration=timedelta(days=60)))
+    name, user, until, _ = gateway.calls[0]
+    assert (name, user, until) == ("timeout", MEMBER, NOW + MAX_TIMEOUT)
+    assert until < NOW + timedelta(days=28)  # type: ignore[operator]
+    assert gateway.names() == ["timeout", "dm"]  # told after the timeout took
+    assert outcome.case.expires_at == NOW + timedelta(days=60)
+
+
+async def test_warnings_and_notes(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    warned = await service.act(request(guild_id, Action.WARN))
+    noted = await service.act(request(guild_id, Action.NOTE, reason="watch them"))
+    assert gateway.names() == ["dm"]  # the note is moderator-only
+    assert (warned.case.type, warned.case.active) == (CaseType.WARN, True)
+    assert (noted.case.type, noted.case.active, noted.dm_delivered) == (CaseType.NOTE, False, None)
+    assert [c.number for c in await service.active_warnings(guild_id, MEMBER)] == [1]
+
+
+async def test_unban_ends_the_active_ban(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    ban = await service.act(request(guild_id, Action.BAN))
+    unban = await service.act(
+        request(
+            guild_id,
+            Action.UNBAN,
+            scene=Scene(
+                OWNER, Participant(MOD, 5, PERMS), Participant(BOT, 10, PERMS), MEMBER, None
+            ),
+        )
+    )
+    assert unban.replaced is not None
+    assert unban.replaced.number == ban.case.number
+    assert (unban.case.type, unban.case.related_number) == (CaseType.UNBAN, ban.case.number)
+    assert not (await service.case(guild_id, ban.case.number)).active
+
+
+async def test_pardon_revokes_a_warning_and_is_audited(
+    service: ModerationService, database: Database, gateway: RecordingGateway, guild_id: int
+) -> None:
+    warned = await service.act(request(guild_id, Action.WARN))
+    outcome = await service.pardon(
+        guild_id,
+        warned.case.number,
+        actor_id=MOD,
+        actor_name="mod",
+        target_name="m",
+        reason="appealed",
+    )
+    assert (outcome.case.type, outcome.case.related_number) == (CaseType.PARDON, 1)
+    revoked = await service.case(guild_id, 1)
+    assert (revoked.active, revoked.revoked_by, revoked.revoke_reason) == (False, MOD, "appealed")
+    assert await service.active_warnings(guild_id, MEMBER) == []
+    with pytest.raises(NothingToUndo):
+        await service.pardon(
+            guild_id, 1, actor_id=MOD, actor_name="mod", target_name="m", reason=None
+        )
+    async with database.autocommit() as uow:
+        entry = (await uow.audit.recent(guild_id, limit=1))[0]
+    assert (entry.action, entry.entity_id, entry.before) == ("case.pardon", "1", {"active": True})
+    assert entry.after == {"active": False, "pardon_case": 2}
+
+
+async def test_pardoning_a_ban_lifts_it_on_discord(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    ban = await service.act(request(guild_id, Action.BAN, duration=timedelta(days=1)))
+    await service.pardon(
+        guild_id, ban.case.number, actor_id=MOD, actor_name="mod", target_name="m", reason=None
+    )
+    assert gateway.names()[-1] == "unban"
+
+
+async def test_edit_reason_keeps_the_old_one_in_the_audit_trail(
+    service: ModerationService, database: Database, guild_id: int
+) -> None:
+    warned = await service.act(request(guild_id, Action.WARN, reason="old"))
+    edited = await service.edit_reason(guild_id, warned.case.number, "new", actor_id=MOD)
+    assert edited.reason == "new"
+    async with database.autocommit() as uow:
+        entry = (await uow.audit.recent(guild_id, limit=1))[0]
+    assert (entry.before, entry.after, entry.actor_id) == (
+        {"reason": "old"},
+        {"reason": "new"},
+        MOD,
+    )
+
+
+async def test_bad_input_is_refused_before_anything_happens(
+    service: ModerationService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    with pytest.raises(ActionFailed, match="up to 7 days"):
+        await service.act(request(guild_id, Action.BAN, delete_message_seconds=8 * 86_400))
+    with pytest.raises(Exception, match="the most is 1,000"):
+        await service.act(request(guild_id, Action.WARN, reason="x" * 1001))
+    assert gateway.calls == []
