@@ -1,0 +1,65 @@
+"""The shared shape of an action command: build the request, run it, confirm."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+
+from bot.domain.hierarchy import Action
+from bot.services.container import Services
+from bot.services.moderation import ActionRequest, Outcome
+from cogs._adapters import name_of, reply, scene
+
+PAST_TENSE = {
+    Action.BAN: "Banned",
+    Action.UNBAN: "Unbanned",
+    Action.SOFTBAN: "Softbanned",
+    Action.KICK: "Kicked",
+    Action.MUTE: "Timed out",
+    Action.UNMUTE: "Removed the timeout of",
+    Action.WARN: "Warned",
+    Action.NOTE: "Noted on",
+}
+
+
+def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome) -> str:
+    case = outcome.case
+    parts = [f"{PAST_TENSE[action]} {name_of(target)} (`{target.id}`) · case #{case.number}"]
+    if case.expires_at is not None and action is not Action.WARN:
+        parts.append(f"until <t:{int(case.expires_at.timestamp())}:f>")
+    if outcome.replaced is not None:
+        parts.append(f"replaces case #{outcome.replaced.number}")
+    if outcome.dm_delivered is not None:
+        parts.append("DM delivered" if outcome.dm_delivered else "DM not delivered")
+    return " · ".join(parts)
+
+
+async def run_action(
+    interaction: discord.Interaction,
+    services: Services,
+    action: Action,
+    target: discord.abc.Snowflake,
+    *,
+    reason: str | None,
+    duration: timedelta | None = None,
+    delete_message_seconds: int = 0,
+    ephemeral: bool = False,
+) -> Outcome:
+    guild = interaction.guild
+    assert guild is not None
+    outcome = await services.moderation.act(
+        ActionRequest(
+            guild_id=guild.id,
+            guild_name=guild.name,
+            action=action,
+            scene=scene(interaction, target),
+            actor_name=str(interaction.user),
+            target_name=name_of(target),
+            reason=reason,
+            duration=duration,
+            delete_message_seconds=delete_message_seconds,
+        )
+    )
+    await reply(interaction, confirmation(action, target, outcome), ephemeral=ephemeral)
+    return outcome

@@ -1,0 +1,122 @@
+"""Looking cases up, correcting their reasons, and paging through a user's history."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.models import Case
+from bot.services.container import Services
+from cogs._adapters import NO_MENTIONS, describe, name_of, reply
+
+PAGE_SIZE = 10
+
+
+def case_details(case: Case) -> str:
+    lines = [
+        describe(case),
+        f"Member: `{case.target_id}` · Moderator: `{case.moderator_id}`",
+        f"Reason: {case.reason or 'no reason given'}",
+    ]
+    if case.related_number is not None:
+        lines.append(f"Related: case #{case.related_number}")
+    if case.dm_delivered is not None:
+        lines.append("DM: " + ("delivered" if case.dm_delivered else "not delivered"))
+    if case.revoked_at is not None:
+        lines.append(
+            f"Ended <t:{int(case.revoked_at.timestamp())}:f> by `{case.revoked_by}`"
+            + (f": {case.revoke_reason}" if case.revoke_reason else "")
+        )
+    return "\n".join(lines)
+
+
+class HistoryPages(discord.ui.View):
+    """Older/Newer buttons over a user's cases; only the moderator who asked may page."""
+
+    def __init__(self, services: Services, guild_id: int, user: discord.abc.User, viewer: int):
+        super().__init__(timeout=600)
+        self.services, self.guild_id, self.user, self.viewer = services, guild_id, user, viewer
+        self.starts: list[int | None] = [None]  # the `before` cursor of each page seen
+
+    async def render(self) -> str:
+        page, total = await self.services.moderation.history(
+            self.guild_id, self.user.id, limit=PAGE_SIZE, before=self.starts[-1]
+        )
+        self.newer.disabled = len(self.starts) == 1
+        self.older.disabled = len(page) < PAGE_SIZE or page[-1].number == 1
+        self._last = page[-1].number if page else None
+        if not page:
+            return f"{name_of(self.user)} has no cases here."
+        shown = (len(self.starts) - 1) * PAGE_SIZE
+        header = (
+            f"Cases for {name_of(self.user)} (`{self.user.id}`): "
+            f"{shown + 1} to {shown + len(page)} of {total}, newest first"
+        )
+        return "\n".join([header, *(describe(case) for case in page)])
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id != self.viewer:
+            await reply(interaction, "Only the moderator who asked can page.", ephemeral=True)
+            return False
+        return True
+
+    @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary)
+    async def newer(
+        self, interaction: discord.Interaction, _: discord.ui.Button[HistoryPages]
+    ) -> None:
+        self.starts.pop()
+        await interaction.response.edit_message(content=await self.render(), view=self)
+
+    @discord.ui.button(label="Older", style=discord.ButtonStyle.secondary)
+    async def older(
+        self, interaction: discord.Interaction, _: discord.ui.Button[HistoryPages]
+    ) -> None:
+        self.starts.append(self._last)
+        await interaction.response.edit_message(content=await self.render(), view=self)
+
+
+class Cases(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    case = app_commands.Group(
+        name="case",
+        description="Look up or correct a case",
+        guild_only=True,
+        default_permissions=discord.Permissions(moderate_members=True),
+    )
+
+    @case.command(name="show", description="Show one case")
+    @app_commands.describe(number="Case number")
+    async def show(
+        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
+    ) -> None:
+        assert interaction.guild is not None
+        case = await self.services.moderation.case(interaction.guild.id, number)
+        await reply(interaction, case_details(case), ephemeral=True)
+
+    @case.command(name="reason", description="Change a case's reason (the old one is audited)")
+    @app_commands.describe(number="Case number", new_reason="The corrected reason")
+    async def reason(
+        self,
+        interaction: discord.Interaction,
+        number: app_commands.Range[int, 1],
+        new_reason: str,
+    ) -> None:
+        assert interaction.guild is not None
+        case = await self.services.moderation.edit_reason(
+            interaction.guild.id, number, new_reason, actor_id=interaction.user.id
+        )
+        await reply(interaction, f"Updated the reason of case #{case.number}.", ephemeral=True)
+
+    @app_commands.command(description="A user's cases in this server, newest first")
+    @app_commands.describe(user="Member or user id")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    async def history(self, interaction: discord.Interaction, user: discord.User) -> None:
+        assert interaction.guild is not None
+        view = HistoryPages(self.services, interaction.guild.id, user, interaction.user.id)
+        await interaction.response.send_message(
+            await view.render(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )

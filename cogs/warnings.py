@@ -1,0 +1,65 @@
+"""Warnings and pardons."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.hierarchy import Action
+from bot.services.container import Services
+from cogs._actions import run_action
+from cogs._adapters import describe, name_of, reply
+
+
+class Warnings(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    @app_commands.command(description="Warn a member")
+    @app_commands.describe(member="Member to warn", reason="Why")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    async def warn(
+        self, interaction: discord.Interaction, member: discord.Member, reason: str
+    ) -> None:
+        await run_action(interaction, self.services, Action.WARN, member, reason=reason)
+
+    @app_commands.command(description="List a member's warnings that still count")
+    @app_commands.describe(member="Member to look up")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    async def warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
+        assert interaction.guild is not None
+        active = await self.services.moderation.active_warnings(interaction.guild.id, member.id)
+        if not active:
+            await reply(interaction, f"{name_of(member)} has no active warnings.", ephemeral=True)
+            return
+        lines = [f"{name_of(member)} has {len(active)} active warning(s):"]
+        lines += [describe(case) for case in active[:20]]
+        await reply(interaction, "\n".join(lines), ephemeral=True)
+
+    @app_commands.command(description="Revoke a warning, or end a ban or mute early")
+    @app_commands.describe(case="Case number", reason="Why")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    async def pardon(
+        self,
+        interaction: discord.Interaction,
+        case: app_commands.Range[int, 1],
+        reason: str | None = None,
+    ) -> None:
+        assert interaction.guild is not None
+        target = await self.services.moderation.case(interaction.guild.id, case)
+        outcome = await self.services.moderation.pardon(
+            interaction.guild.id,
+            case,
+            actor_id=interaction.user.id,
+            actor_name=str(interaction.user),
+            target_name=str(target.target_id),
+            reason=reason,
+        )
+        await reply(
+            interaction,
+            f"Pardoned case #{case} ({target.type.value}) · case #{outcome.case.number}",
+        )
