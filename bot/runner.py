@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import discord
 import yarl
@@ -43,6 +44,10 @@ def run(settings: Settings) -> int:
 async def _serve(settings: Settings, token: str) -> int:
     database = Database(settings.database_url)
     bot = LockdownBot(settings=settings, database=database)
+    loop = asyncio.get_running_loop()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        # Close the gateway and the pools cleanly when a supervisor stops us.
+        loop.add_signal_handler(stop, lambda: asyncio.ensure_future(bot.close()))
     try:
         async with bot:
             await bot.start(token)

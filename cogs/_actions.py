@@ -44,10 +44,13 @@ async def run_action(
     reason: str | None,
     duration: timedelta | None = None,
     delete_message_seconds: int = 0,
-    ephemeral: bool = False,
 ) -> Outcome:
     guild = interaction.guild
     assert guild is not None
+    # Discord wants an answer within 3 seconds, and its own API may be slower
+    # than that (discord.py retries 5xx responses for up to ~25 s), so answer
+    # "thinking" now; the confirmation or the error follows, for the moderator only.
+    await interaction.response.defer(ephemeral=True, thinking=True)
     outcome = await services.moderation.act(
         ActionRequest(
             guild_id=guild.id,
@@ -61,5 +64,5 @@ async def run_action(
             delete_message_seconds=delete_message_seconds,
         )
     )
-    await reply(interaction, confirmation(action, target, outcome), ephemeral=ephemeral)
+    await reply(interaction, confirmation(action, target, outcome), ephemeral=True)
     return outcome

@@ -20,4 +20,4 @@ class Notes(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(moderate_members=True)
     async def note(self, interaction: discord.Interaction, user: discord.User, text: str) -> None:
-        await run_action(interaction, self.services, Action.NOTE, user, reason=text, ephemeral=True)
+        await run_action(interaction, self.services, Action.NOTE, user, reason=text)
