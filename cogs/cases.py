@@ -32,11 +32,11 @@ def case_details(case: Case) -> str:
 
 
 class HistoryPages(discord.ui.View):
-    """Older/Newer buttons over a user's cases; only the moderator who asked may page."""
+    """Older/Newer buttons over a user's cases, on the asking moderator's ephemeral reply."""
 
-    def __init__(self, services: Services, guild_id: int, user: discord.abc.User, viewer: int):
+    def __init__(self, services: Services, guild_id: int, user: discord.abc.User) -> None:
         super().__init__(timeout=600)
-        self.services, self.guild_id, self.user, self.viewer = services, guild_id, user, viewer
+        self.services, self.guild_id, self.user = services, guild_id, user
         self.starts: list[int | None] = [None]  # the `before` cursor of each page seen
 
     async def render(self) -> str:
@@ -54,12 +54,6 @@ class HistoryPages(discord.ui.View):
             f"{shown + 1} to {shown + len(page)} of {total}, newest first"
         )
         return "\n".join([header, *(describe(case) for case in page)])
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.viewer:
-            await reply(interaction, "Only the moderator who asked can page.", ephemeral=True)
-            return False
-        return True
 
     @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary)
     async def newer(
@@ -116,7 +110,7 @@ class Cases(commands.Cog):
     @app_commands.default_permissions(moderate_members=True)
     async def history(self, interaction: discord.Interaction, user: discord.User) -> None:
         assert interaction.guild is not None
-        view = HistoryPages(self.services, interaction.guild.id, user, interaction.user.id)
+        view = HistoryPages(self.services, interaction.guild.id, user)
         await interaction.response.send_message(
             await view.render(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )

@@ -50,6 +50,7 @@ class Warnings(commands.Cog):
         reason: str | None = None,
     ) -> None:
         assert interaction.guild is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # may call Discord
         target = await self.services.moderation.case(interaction.guild.id, case)
         outcome = await self.services.moderation.pardon(
             interaction.guild.id,
@@ -62,4 +63,5 @@ class Warnings(commands.Cog):
         await reply(
             interaction,
             f"Pardoned case #{case} ({target.type.value}) · case #{outcome.case.number}",
+            ephemeral=True,
         )
