@@ -90,6 +90,16 @@ class GuildRow(Base):
     last_case_number: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
+class BotStateRow(Base):
+    """Process-wide facts that must survive restarts (not tenant data)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 class UserRow(Base):
     """A Discord user we have seen; global, not tenant data."""
 
@@ -116,6 +126,7 @@ class MemberRow(Base):
 CASE_TYPES = tuple(t.value for t in CaseType)
 _ACTIVE_PUNISHMENT = text("active AND type IN ('ban', 'mute')")
 _PENDING_EXPIRY = text("active AND expires_at IS NOT NULL")
+_PENDING_RENEWAL = text("active AND renew_at IS NOT NULL")
 
 
 class CaseRow(Base):
@@ -139,6 +150,8 @@ class CaseRow(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[int | None] = mapped_column(BigInteger)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # When a mute longer than Discord's 28-day timeout needs its timeout renewed.
+    renew_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("guild_id", "number"),
@@ -162,6 +175,13 @@ class CaseRow(Base):
             "expires_at",
             postgresql_where=_PENDING_EXPIRY,
             sqlite_where=_PENDING_EXPIRY,
+        ),
+        # Mutes whose Discord timeout must be renewed before it lapses.
+        Index(
+            "ix_cases_pending_renewal",
+            "renew_at",
+            postgresql_where=_PENDING_RENEWAL,
+            sqlite_where=_PENDING_RENEWAL,
         ),
         # Actions taken in Discord's own UI are recorded once per audit-log entry.
         Index(

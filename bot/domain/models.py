@@ -40,6 +40,7 @@ class NewCase:
     dm_delivered: bool | None = None
     audit_log_entry_id: int | None = None
     related_number: int | None = None
+    renew_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Case:
     revoked_at: datetime | None
     revoked_by: int | None
     revoke_reason: str | None
+    renew_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

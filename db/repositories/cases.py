@@ -231,6 +231,10 @@ class CaseRepository:
     async def update_reason(self, guild_id: int, number: int, reason: str) -> Case:
         return await self._update(guild_id, number, reason=reason)
 
+    async def set_renew_at(self, guild_id: int, number: int, renew_at: datetime | None) -> Case:
+        """When a long mute's Discord timeout must next be renewed (None: never again)."""
+        return await self._update(guild_id, number, renew_at=renew_at)
+
     async def set_dm_delivered(self, guild_id: int, number: int, delivered: bool) -> Case:
         return await self._update(guild_id, number, dm_delivered=delivered)
 

@@ -92,6 +92,10 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.set_dm_delivered(g, a["n"], a["delivered"]),
         st.fixed_dictionaries({"n": NUMBERS, "delivered": st.booleans()}),
     ),
+    "cases.set_renew_at": (
+        lambda u, g, a: u.cases.set_renew_at(g, a["n"], NOW),
+        st.fixed_dictionaries({"n": NUMBERS}),
+    ),
     "cases.deactivate": (
         lambda u, g, a: u.cases.deactivate(g, a["n"], revoked_by=9, revoked_at=NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
@@ -171,6 +175,8 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
 
 #: Users are Discord-global, not tenant data, so they have no guild to isolate.
 GLOBAL_REPOSITORIES = {"users"}
+#: Tables that hold no guild's data.
+GLOBAL_TABLES = {"guilds", "users", "bot_state"}
 
 
 def test_every_tenant_repository_method_is_exercised() -> None:
@@ -191,7 +197,7 @@ def test_every_tenant_repository_method_is_exercised() -> None:
 
 def test_every_table_with_tenant_data_has_a_guild_id() -> None:
     for table in Base.metadata.sorted_tables:
-        if table.name in {"guilds", "users"}:
+        if table.name in GLOBAL_TABLES:
             continue
         assert "guild_id" in table.c, f"{table.name} has no guild_id"
         assert table.c.guild_id.foreign_keys, f"{table.name}.guild_id does not reference guilds"
@@ -202,7 +208,7 @@ async def snapshot(database: Database, guild_id: int) -> dict[str, list[tuple[An
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with database.autocommit() as uow:
         for table in Base.metadata.sorted_tables:
-            if table.name == "users":
+            if table.name in GLOBAL_TABLES - {"guilds"}:
                 continue
             owner = table.c.id if table.name == "guilds" else table.c.guild_id
             query = select(table).where(owner == guild_id).order_by(*table.primary_key.columns)

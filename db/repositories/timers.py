@@ -1,0 +1,83 @@
+"""The scheduler's view of the case log: what is due next, across owned guilds.
+
+This is the one read that spans guilds, and it is bounded by the process's own
+shards. It returns only keys and times; acting on an item goes through the
+guild-scoped `CaseRepository`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, literal, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.shards import ShardScope
+from db.models import CaseRow, table_of
+
+cases = table_of(CaseRow)
+
+
+class TimerKind(enum.StrEnum):
+    EXPIRE = "expire"  # the case ends
+    RENEW = "renew"  # a long mute's Discord timeout needs extending
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    guild_id: int
+    number: int
+    kind: TimerKind
+    at: datetime
+
+
+def _owned(scope: ShardScope) -> ColumnElement[bool]:
+    shard = cases.c.guild_id.op(">>")(22) % scope.shard_count
+    return shard.in_(sorted(scope.shard_ids))
+
+
+def _expiries(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
+    # The predicate repeats the partial index's own, so both backends use it.
+    return select(
+        cases.c.guild_id,
+        cases.c.number,
+        literal(TimerKind.EXPIRE.value).label("kind"),
+        cases.c.expires_at.label("at"),
+    ).where(and_(cases.c.active, cases.c.expires_at.is_not(None)), _owned(scope))
+
+
+def _renewals(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
+    return select(
+        cases.c.guild_id,
+        cases.c.number,
+        literal(TimerKind.RENEW.value).label("kind"),
+        cases.c.renew_at.label("at"),
+    ).where(and_(cases.c.active, cases.c.renew_at.is_not(None)), _owned(scope))
+
+
+class TimerQueue:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def next_at(self, scope: ShardScope) -> datetime | None:
+        """When the earliest timer of the owned guilds fires (None: nothing pending)."""
+        soonest: list[datetime] = []
+        for query in (_expiries(scope), _renewals(scope)):
+            first = query.order_by("at").limit(1)
+            row = (await self._connection.execute(first)).first()
+            if row is not None:
+                soonest.append(row.at)
+        return min(soonest, default=None)
+
+    async def due(self, scope: ShardScope, now: datetime, *, limit: int = 100) -> list[Timer]:
+        """Timers at or before `now`, oldest first."""
+        timers: list[Timer] = []
+        for query in (
+            _expiries(scope).where(cases.c.expires_at <= now),
+            _renewals(scope).where(cases.c.renew_at <= now),
+        ):
+            rows = await self._connection.execute(query.order_by("at").limit(limit))
+            timers += [Timer(r.guild_id, r.number, TimerKind(r.kind), r.at) for r in rows]
+        return sorted(timers, key=lambda timer: timer.at)[:limit]
