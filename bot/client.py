@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,9 +16,11 @@ from bot.cache import MemoryCache
 from bot.discord_gateway import DiscordModerationGateway
 from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
+from bot.domain.shards import ShardScope
 from bot.services.config import ConfigService
 from bot.services.container import Services
 from bot.services.moderation import ModerationService
+from bot.services.timers import BotIdentity, TimerService
 from bot.settings import Settings
 from cogs._adapters import NO_MENTIONS
 from cogs.bans import Bans
@@ -88,14 +93,50 @@ class LockdownBot(commands.AutoShardedBot):
         self.settings = settings
         self.database = database
         self.clock = SystemClock()
+        gateway = DiscordModerationGateway(self)
         config = ConfigService(database, MemoryCache[GuildConfig](), self.clock)
-        moderation = ModerationService(database, DiscordModerationGateway(self), config, self.clock)
+        self.timers = TimerService(
+            database, gateway, config, self.clock, identity=self._identity, scope=self._scope
+        )
+        moderation = ModerationService(
+            database, gateway, config, self.clock, on_timer=self.timers.wake
+        )
         self.services = Services(config=config, moderation=moderation)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _identity(self) -> BotIdentity:
+        assert self.user is not None
+        return BotIdentity(self.user.id, str(self.user))
+
+    def _scope(self) -> ShardScope:
+        """The shards this process runs (known once the gateway is up)."""
+        count = self.shard_count or 1
+        return ShardScope(count, frozenset(self.shard_ids or range(count)))
 
     async def setup_hook(self) -> None:
         for cog in COGS:
             await self.add_cog(cog(self.services))
         await self.sync_commands()
+        self._start(self._run_timers())
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run background work, keeping a reference so it is neither collected nor lost."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_timers(self) -> None:
+        await self.wait_until_ready()  # timers act through the guild cache
+        await self.timers.run()
+
+    async def close(self) -> None:
+        """Let in-flight timers finish recording what they did on Discord, then stop."""
+        self.timers.stop()
+        if self._background:
+            _, unfinished = await asyncio.wait(self._background, timeout=10)
+            for task in unfinished:
+                task.cancel()
+        await super().close()
 
     async def sync_commands(self) -> None:
         """To the development guilds when set (instant), otherwise globally."""

@@ -8,6 +8,7 @@ mod-log post. A failed Discord call records nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -22,6 +23,8 @@ from db.unit_of_work import UnitOfWork
 
 #: Discord rejects a timeout of 28 days or more; stay clear of clock drift.
 MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
+#: A longer mute's timeout is renewed this long before it would lapse.
+RENEW_BEFORE = timedelta(days=1)
 #: The most messages a ban may delete, in seconds (7 days).
 MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
 
@@ -81,11 +84,14 @@ class ModerationService:
         gateway: ModerationGateway,
         config: ConfigService,
         clock: Clock,
+        *,
+        on_timer: Callable[[], None] = lambda: None,
     ) -> None:
         self._database = database
         self._gateway = gateway
         self._config = config
         self._clock = clock
+        self._on_timer = on_timer  # tells the timer loop a new deadline exists
 
     async def act(self, request: ActionRequest) -> Outcome:
         """Carry out one action end to end; raises a `LockdownError` with a clear message."""
@@ -114,6 +120,8 @@ class ModerationService:
             dm_delivered = await self._notify(request, reason, expires_at, None)
 
         case, replaced = await self._record(request, reason, now, expires_at, dm_delivered)
+        if case.expires_at is not None:
+            self._on_timer()
         posted = await self._announce(config.modlog_channel_id, request, case, dm_delivered)
         return Outcome(
             case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
@@ -174,6 +182,11 @@ class ModerationService:
             expires_at=expires_at,
             active=case_type in (CaseType.BAN, CaseType.MUTE, CaseType.WARN),
             dm_delivered=dm_delivered,
+            renew_at=(
+                now + MAX_TIMEOUT - RENEW_BEFORE
+                if case_type is CaseType.MUTE and expires_at and expires_at > now + MAX_TIMEOUT
+                else None
+            ),
         )
         lasting = {CaseType.BAN: CaseType.BAN, CaseType.MUTE: CaseType.MUTE}
         ending = {CaseType.UNBAN: CaseType.BAN, CaseType.UNMUTE: CaseType.MUTE}

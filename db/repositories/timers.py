@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, literal, select
+from sqlalchemy import ColumnElement, Select, and_, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.shards import ShardScope
@@ -34,7 +34,8 @@ class Timer:
 
 
 def _owned(scope: ShardScope) -> ColumnElement[bool]:
-    shard = cases.c.guild_id.op(">>")(22) % scope.shard_count
+    # PostgreSQL shifts a bigint by an integer, so the 22 is written as a literal.
+    shard = cases.c.guild_id.op(">>")(literal_column("22")) % scope.shard_count
     return shard.in_(sorted(scope.shard_ids))
 
 
@@ -61,23 +62,25 @@ class TimerQueue:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def next_at(self, scope: ShardScope) -> datetime | None:
-        """When the earliest timer of the owned guilds fires (None: nothing pending)."""
-        soonest: list[datetime] = []
-        for query in (_expiries(scope), _renewals(scope)):
-            first = query.order_by("at").limit(1)
-            row = (await self._connection.execute(first)).first()
-            if row is not None:
-                soonest.append(row.at)
-        return min(soonest, default=None)
+    async def upcoming(self, scope: ShardScope, *, limit: int = 1) -> list[Timer]:
+        """The earliest timers of the owned guilds, due or not, soonest first."""
+        return await self._first([_expiries(scope), _renewals(scope)], limit)
 
     async def due(self, scope: ShardScope, now: datetime, *, limit: int = 100) -> list[Timer]:
         """Timers at or before `now`, oldest first."""
+        return await self._first(
+            [
+                _expiries(scope).where(cases.c.expires_at <= now),
+                _renewals(scope).where(cases.c.renew_at <= now),
+            ],
+            limit,
+        )
+
+    async def _first(
+        self, queries: list[Select[tuple[int, int, str, datetime]]], limit: int
+    ) -> list[Timer]:
         timers: list[Timer] = []
-        for query in (
-            _expiries(scope).where(cases.c.expires_at <= now),
-            _renewals(scope).where(cases.c.renew_at <= now),
-        ):
+        for query in queries:  # each walks its own partial index in order
             rows = await self._connection.execute(query.order_by("at").limit(limit))
             timers += [Timer(r.guild_id, r.number, TimerKind(r.kind), r.at) for r in rows]
         return sorted(timers, key=lambda timer: timer.at)[:limit]

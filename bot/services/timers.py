@@ -1,0 +1,199 @@
+"""Ending temporary punishments on time, exactly once, whatever happens in between.
+
+The database is the only schedule: one loop per process asks for the earliest
+timer of the guilds it owns, sleeps until then (or until an earlier timer is
+added), and handles what is due. Nothing pending lives in memory, so 100,000
+pending expiries cost one indexed query, a restart loses nothing, and timers
+that fell due while the bot was down fire at start-up.
+
+Ending is idempotent on Discord (unbanning twice is harmless) and exactly-once
+in the database: the case is deactivated with `WHERE active`, and the closing
+case is recorded in the same transaction, so of two racing attempts only one
+records anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.models import Case, CaseType, NewCase
+from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
+from bot.domain.reasons import audit_reason
+from bot.domain.shards import ShardScope
+from bot.services.config import ConfigService
+from bot.services.moderation import MAX_TIMEOUT, RENEW_BEFORE
+from db.engine import Database
+from db.repositories.timers import Timer, TimerKind, TimerQueue
+
+log = logging.getLogger(__name__)
+
+#: How long to wait before retrying a timer Discord failed, and the longest sleep.
+RETRY_AFTER = timedelta(seconds=30)
+IDLE_POLL = timedelta(minutes=5)
+BATCH = 100
+
+CLOSING_TYPE = {CaseType.BAN: CaseType.UNBAN, CaseType.MUTE: CaseType.UNMUTE}
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    id: int
+    name: str
+
+
+class TimerService:
+    def __init__(
+        self,
+        database: Database,
+        gateway: ModerationGateway,
+        config: ConfigService,
+        clock: Clock,
+        *,
+        identity: Callable[[], BotIdentity],
+        scope: Callable[[], ShardScope],
+    ) -> None:
+        self._database = database
+        self._gateway = gateway
+        self._config = config
+        self._clock = clock
+        self._identity = identity
+        self._scope = scope
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._retry_at: dict[tuple[int, int, TimerKind], datetime] = {}
+
+    def wake(self) -> None:
+        """A timer was added; look again (it may be earlier than the current sleep)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the timer in hand, then return from `run` (for a clean shutdown)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Handle timers until stopped; the caller starts this once the gateway is ready."""
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                delay = await self.run_due()
+            except Exception:  # a bug or a database outage must not stop expiries for good
+                log.exception("timer loop failed; retrying")
+                delay = RETRY_AFTER.total_seconds()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def run_due(self) -> float:
+        """Handle every due timer; return the seconds until the next one."""
+        scope = self._scope()
+        while True:
+            now = self._clock.now()
+            async with self._database.autocommit() as uow:
+                due = await TimerQueue(uow.connection).due(scope, now, limit=BATCH)
+            ready = [t for t in due if self._retry_at.get(_key(t), now) <= now]
+            for timer in ready:
+                if self._stopping:
+                    return 0.0
+                await self._handle(timer, now)
+            if len(due) < BATCH or not ready:
+                break
+        # The next timer not waiting for a retry: look past the deferred ones.
+        async with self._database.autocommit() as uow:
+            upcoming = await TimerQueue(uow.connection).upcoming(
+                scope, limit=len(self._retry_at) + 1
+            )
+        next_at = next((t.at for t in upcoming if _key(t) not in self._retry_at), None)
+        now = self._clock.now()
+        waits = [IDLE_POLL, *(at - now for at in self._retry_at.values())]
+        if next_at is not None:
+            waits.append(next_at - now)
+        return max(min(waits).total_seconds(), 0.0)
+
+    async def _handle(self, timer: Timer, now: datetime) -> None:
+        try:
+            if timer.kind is TimerKind.RENEW:
+                await self._renew(timer, now)
+            else:
+                await self._expire(timer, now)
+        except DiscordFailure as failure:
+            log.warning(
+                "could not %s case #%s in guild %s (%s); retrying in %s",
+                timer.kind.value,
+                timer.number,
+                timer.guild_id,
+                failure,
+                RETRY_AFTER,
+            )
+            self._retry_at[_key(timer)] = now + RETRY_AFTER
+            return
+        self._retry_at.pop(_key(timer), None)
+
+    async def _expire(self, timer: Timer, now: datetime) -> None:
+        async with self._database.autocommit() as uow:
+            case = await uow.cases.get(timer.guild_id, timer.number)
+        if case is None or not case.active:
+            return
+        bot = self._identity()
+        reason = f"case #{case.number} expired"
+        if case.type in CLOSING_TYPE:
+            await self._lift(case, audit_reason(bot.name, bot.id, reason))
+        async with self._database.transaction() as uow:
+            if await uow.cases.deactivate(timer.guild_id, case.number) is None:
+                return  # ended meanwhile by a pardon or another process
+            closing = CLOSING_TYPE.get(case.type)
+            if closing is None:
+                return  # an expired warning just stops counting
+            closed = await uow.cases.create(
+                timer.guild_id,
+                NewCase(
+                    type=closing,
+                    target_id=case.target_id,
+                    moderator_id=bot.id,
+                    created_at=now,
+                    reason=f"Temporary {case.type.value} expired (case #{case.number})",
+                    related_number=case.number,
+                ),
+            )
+        log.info("case #%s in guild %s expired", case.number, timer.guild_id)
+        config = await self._config.get(timer.guild_id)
+        if config.modlog_channel_id is not None:
+            entry = ModLogEntry(closed, str(case.target_id), bot.name, None, note="expired")
+            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+
+    async def _lift(self, case: Case, reason: str) -> None:
+        try:
+            if case.type is CaseType.BAN:
+                await self._gateway.unban(case.guild_id, case.target_id, reason=reason)
+            else:
+                await self._gateway.timeout(
+                    case.guild_id, case.target_id, until=None, reason=reason
+                )
+        except DiscordFailure as failure:
+            if failure.status != 404:  # 404: already unbanned, or the member left
+                raise
+
+    async def _renew(self, timer: Timer, now: datetime) -> None:
+        async with self._database.autocommit() as uow:
+            case = await uow.cases.get(timer.guild_id, timer.number)
+        if case is None or not case.active or case.expires_at is None:
+            return
+        until = min(case.expires_at, now + MAX_TIMEOUT)
+        bot = self._identity()
+        reason = audit_reason(bot.name, bot.id, f"renewing the timeout of case #{case.number}")
+        try:
+            await self._gateway.timeout(case.guild_id, case.target_id, until=until, reason=reason)
+        except DiscordFailure as failure:
+            if failure.status != 404:
+                raise  # 404: they left; the timeout is re-applied if they rejoin
+        renew_at = until - RENEW_BEFORE if case.expires_at > until else None
+        async with self._database.autocommit() as uow:
+            await uow.cases.set_renew_at(timer.guild_id, case.number, renew_at)
+
+
+def _key(timer: Timer) -> tuple[int, int, TimerKind]:
+    return (timer.guild_id, timer.number, timer.kind)

@@ -1,0 +1,88 @@
+"""End-to-end fixtures: the emulator in this process, the real bot in another.
+
+One emulator, guild and bot process per test module and backend: starting the
+bot costs seconds, so tests in a module share it and act on different members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from db import migrate
+from db.engine import Database
+from tests.conftest import BACKENDS, PostgresServer
+from tests.e2e.harness import BotProcess
+from tests.emulator import DiscordEmulator, StandardGuild, User
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def e2e_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+async def emulator(e2e_backend: str) -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emu:
+        yield emu
+        assert emu.internal_errors == [], "the emulator itself failed"
+
+
+@pytest.fixture(scope="module")
+def server(emulator: DiscordEmulator) -> StandardGuild:
+    return emulator.world.build_standard_guild(regular_members=16)
+
+
+@pytest.fixture(scope="module")
+async def bot_database_url(
+    e2e_backend: str, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """SQLite starts empty (the bot migrates it itself); PostgreSQL is migrated
+    first, as a maintainer must."""
+    if e2e_backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('bot') / 'bot.db'}"
+    url = await postgres.create_database()
+    await asyncio.to_thread(migrate.upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="module")
+async def bot_database(bot_database_url: str) -> AsyncIterator[Database]:
+    database = Database(bot_database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="module")
+async def bot(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database_url: str
+) -> AsyncIterator[BotProcess]:
+    process = BotProcess(emulator, bot_database_url, DEV_GUILD_IDS=str(server.guild.id))
+    await process.start()
+    yield process
+    code = await process.stop()
+    assert code == 0, process.output
+    assert "Traceback" not in process.output, process.output
+
+
+@pytest.fixture
+def clean_faults(emulator: DiscordEmulator) -> Iterator[None]:
+    yield
+    emulator.clear_faults()
+
+
+class Members:
+    """Hands each test members nobody else has touched."""
+
+    def __init__(self, server: StandardGuild) -> None:
+        self._free = list(server.members)
+
+    def take(self) -> User:
+        return self._free.pop(0)
+
+
+@pytest.fixture(scope="module")
+def members(server: StandardGuild) -> Members:
+    return Members(server)

@@ -1,0 +1,102 @@
+"""Runs the real bot as a subprocess against the Discord emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+from db.migrate import ROOT
+from tests.emulator import DiscordEmulator
+
+
+class BotProcess:
+    """`python -m bot`, unmodified, pointed at the emulator through its settings."""
+
+    def __init__(self, emulator: DiscordEmulator, database_url: str, **settings: str) -> None:
+        self.emulator = emulator
+        self.environment = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DISCORD_", "DATABASE_", "SHARD_", "DEV_GUILD", "REDIS_"))
+        }
+        self.environment.update(
+            {
+                "DISCORD_TOKEN": emulator.token,
+                "DATABASE_URL": database_url,
+                "DISCORD_API_BASE_URL": emulator.api_base_url,
+                "DISCORD_GATEWAY_URL": emulator.gateway_url,
+                "LOG_LEVEL": "INFO",
+                "PYTHONPATH": str(ROOT),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.environment.update(settings)
+        self.lines: list[str] = []
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+
+    async def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> BotProcess:  # noqa: ASYNC109
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=ROOT,
+            env=self.environment,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        if wait_ready:
+            await self.wait_for_log("connected as", timeout=timeout)
+        return self
+
+    async def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        async for raw in self._process.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+            self._changed.set()
+        self._changed.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    async def wait_for_log(self, text: str, *, timeout: float = 30.0, count: int = 1) -> None:  # noqa: ASYNC109
+        async def seen() -> None:
+            while sum(text in line for line in self.lines) < count:
+                if self._process is not None and self._process.returncode is not None:
+                    raise AssertionError(f"bot exited before logging {text!r}:\n{self.output}")
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            await asyncio.wait_for(seen(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"bot never logged {text!r}:\n{self.output}") from None
+
+    async def stop(self, *, timeout: float = 15.0) -> int:  # noqa: ASYNC109
+        """SIGTERM, as a supervisor would; kill only if it does not exit in time."""
+        if self._process is None:
+            return 0
+        if self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._process.wait(), timeout)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._reader, 5)
+        return self._process.returncode or 0
+
+    async def kill(self) -> None:
+        """Die at once, as a crash would: no cleanup."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
