@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -139,14 +141,29 @@ class LockdownBot(commands.AutoShardedBot):
         await super().close()
 
     async def sync_commands(self) -> None:
-        """To the development guilds when set (instant), otherwise globally."""
-        if self.settings.dev_guild_ids:
-            for guild_id in self.settings.dev_guild_ids:
-                guild = discord.Object(guild_id)
+        """Sync to the development guilds (instant) or globally, only if the tree changed.
+
+        Discord limits command creation per day; a restart with the same commands
+        must not spend any of it, so the last synced tree's hash is kept per target.
+        """
+        targets: list[discord.Object | None] = [
+            discord.Object(guild_id) for guild_id in self.settings.dev_guild_ids
+        ] or [None]
+        for guild in targets:
+            if guild is not None:
                 self.tree.copy_global_to(guild=guild)
-                await self.tree.sync(guild=guild)
-        else:
-            await self.tree.sync()
+            commands = self.tree.get_commands(guild=guild)
+            definition = json.dumps([c.to_dict(self.tree) for c in commands], sort_keys=True)
+            digest = hashlib.sha256(definition.encode()).hexdigest()
+            key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+            async with self.database.autocommit() as uow:
+                if await uow.state.get(key) == digest:
+                    log.info("commands unchanged for %s; not syncing", key)
+                    continue
+            await self.tree.sync(guild=guild)
+            async with self.database.autocommit() as uow:
+                await uow.state.set(key, digest, now=self.clock.now())
+            log.info("synced %d commands for %s", len(commands), key)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Every guild the bot is in has a row, so its cases have somewhere to belong."""

@@ -12,6 +12,7 @@ from db.repositories.features import FeatureFlagRepository
 from db.repositories.guilds import GuildRepository, MemberRepository, UserRepository
 from db.repositories.policies import PolicyRepository
 from db.repositories.settings import SettingRepository
+from db.repositories.state import BotStateRepository
 
 
 class UnitOfWork:
@@ -55,3 +56,7 @@ class UnitOfWork:
     @cached_property
     def audit(self) -> AuditRepository:
         return AuditRepository(self.connection)
+
+    @cached_property
+    def state(self) -> BotStateRepository:
+        return BotStateRepository(self.connection)

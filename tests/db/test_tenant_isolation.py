@@ -174,7 +174,7 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
 }
 
 #: Users are Discord-global, not tenant data, so they have no guild to isolate.
-GLOBAL_REPOSITORIES = {"users"}
+GLOBAL_REPOSITORIES = {"users", "state"}
 #: Tables that hold no guild's data.
 GLOBAL_TABLES = {"guilds", "users", "bot_state"}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,28 @@ class Members:
 @pytest.fixture(scope="module")
 def members(server: StandardGuild) -> Members:
     return Members(server)
+
+
+@pytest.fixture
+async def own_emulator() -> AsyncIterator[DiscordEmulator]:
+    """An emulator for one test, for tests that start and stop bots themselves."""
+    async with DiscordEmulator() as emu:
+        yield emu
+        assert emu.internal_errors == [], "the emulator itself failed"
+
+
+@pytest.fixture
+async def own_database_url(fresh_backend: str, postgres: PostgresServer, tmp_path: Path) -> str:
+    if fresh_backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    else:
+        url = await postgres.create_database()
+    await asyncio.to_thread(migrate.upgrade, url)
+    return url
+
+
+@pytest.fixture
+async def own_database(own_database_url: str) -> AsyncIterator[Database]:
+    database = Database(own_database_url)
+    yield database
+    await database.dispose()

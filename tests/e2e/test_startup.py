@@ -63,3 +63,17 @@ async def test_a_slash_command_round_trip(
     dms = emulator.dms_to(target)
     assert len(dms) == 1
     assert "posting @everyone spam" in (dms[0].content or "")
+
+
+async def test_a_restart_with_the_same_commands_does_not_sync_again(
+    own_emulator: DiscordEmulator, own_database_url: str
+) -> None:
+    server = own_emulator.world.build_standard_guild()
+    path = rf"/applications/\d+/guilds/{server.guild.id}/commands"
+    for _ in range(2):
+        bot = await BotProcess(
+            own_emulator, own_database_url, DEV_GUILD_IDS=str(server.guild.id)
+        ).start()
+        assert await bot.stop() == 0
+    assert len(own_emulator.calls("PUT", path)) == 1
+    assert "commands unchanged" in bot.output

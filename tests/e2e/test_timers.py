@@ -4,44 +4,14 @@ downtime, and with two processes each owning half the shards."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.domain.models import Case, CaseType
-from db import migrate
 from db.engine import Database
-from tests.conftest import PostgresServer
 from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, StandardGuild, User
 
 ON_TIME = timedelta(seconds=2)
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emu:
-        yield emu
-        assert emu.internal_errors == [], "the emulator itself failed"
-
-
-@pytest.fixture
-async def database_url(fresh_backend: str, postgres: PostgresServer, tmp_path: Path) -> str:
-    if fresh_backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    else:
-        url = await postgres.create_database()
-    await asyncio.to_thread(migrate.upgrade, url)
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    yield db
-    await db.dispose()
 
 
 async def temp_ban(
@@ -93,8 +63,9 @@ def bot_for(
 
 
 async def test_bans_end_on_time_even_across_a_restart(
-    emulator: DiscordEmulator, database_url: str, database: Database
+    own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
 ) -> None:
+    emulator, database_url, database = own_emulator, own_database_url, own_database
     server = emulator.world.build_standard_guild()
     early, late = server.members[0], server.members[1]
     bot = await bot_for(emulator, database_url, server).start()
@@ -122,8 +93,9 @@ async def test_bans_end_on_time_even_across_a_restart(
 
 
 async def test_a_ban_that_expired_while_the_bot_was_down_ends_at_start_up(
-    emulator: DiscordEmulator, database_url: str, database: Database
+    own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
 ) -> None:
+    emulator, database_url, database = own_emulator, own_database_url, own_database
     server = emulator.world.build_standard_guild()
     target = server.members[0]
     bot = await bot_for(emulator, database_url, server).start()
@@ -142,8 +114,9 @@ async def test_a_ban_that_expired_while_the_bot_was_down_ends_at_start_up(
 
 
 async def test_two_processes_each_end_only_their_own_shards_bans(
-    emulator: DiscordEmulator, database_url: str, database: Database
+    own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
 ) -> None:
+    emulator, database_url, database = own_emulator, own_database_url, own_database
     first = emulator.world.build_standard_guild("First server", shard=(0, 4))
     second = emulator.world.build_standard_guild("Second server", shard=(3, 4))
     a = bot_for(emulator, database_url, first, second, SHARD_COUNT="4", SHARD_IDS="0-1")
