@@ -7,9 +7,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.durations import parse_duration
+from bot.domain.errors import LockdownError
 from bot.domain.hierarchy import Action
+from bot.domain.targets import parse_user_ids
 from bot.services.container import Services
+from bot.services.moderation import MassBanRequest
 from cogs._actions import run_action
+from cogs._adapters import NO_MENTIONS, participant
 
 DELETE_MESSAGES = [
     app_commands.Choice(name="don't delete any", value=0),
@@ -19,6 +23,49 @@ DELETE_MESSAGES = [
     app_commands.Choice(name="previous 3 days", value=3 * 86_400),
     app_commands.Choice(name="previous 7 days", value=7 * 86_400),
 ]
+
+
+class MassBanConfirmation(discord.ui.View):
+    """Nothing is banned until the moderator confirms the count."""
+
+    def __init__(self, services: Services, request: MassBanRequest) -> None:
+        super().__init__(timeout=300)
+        self.services = services
+        self.request = request
+
+    @discord.ui.button(label="Ban them", style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, _: discord.ui.Button[MassBanConfirmation]
+    ) -> None:
+        count = len(self.request.targets)
+        await interaction.response.edit_message(content=f"Banning {count} users…", view=None)
+        outcome = await self.services.moderation.massban(self.request)
+        lines = [f"Banned {len(outcome.banned)} of {count} users; {len(outcome.failed)} failed."]
+        if outcome.banned:
+            lines.append(f"Cases #{outcome.banned[0].number} to #{outcome.banned[-1].number}.")
+        lines += [f"`{user}`: {why}" for user, why in list(outcome.failed.items())[:15]]
+        if len(outcome.failed) > 15:
+            lines.append(f"…and {len(outcome.failed) - 15} more.")
+        await interaction.edit_original_response(content="\n".join(lines))
+        self.stop()
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, _: discord.ui.Button[MassBanConfirmation]
+    ) -> None:
+        await interaction.response.edit_message(content="Mass ban cancelled.", view=None)
+        self.stop()
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item[MassBanConfirmation],
+    ) -> None:
+        if not isinstance(error, LockdownError):
+            await super().on_error(interaction, error, item)
+            error = LockdownError("Something went wrong on my side; the error was logged.")
+        await interaction.edit_original_response(content=str(error), view=None)
 
 
 class Bans(commands.Cog):
@@ -51,6 +98,47 @@ class Bans(commands.Cog):
             reason=reason,
             duration=parse_duration(duration) if duration else None,
             delete_message_seconds=delete_messages,
+        )
+
+    @app_commands.command(description="Ban up to 1,000 users by id, after a confirmation")
+    @app_commands.describe(
+        users="User ids or mentions, separated by spaces or commas",
+        reason="Why (recorded on every case)",
+        delete_messages="Delete their recent messages",
+    )
+    @app_commands.choices(delete_messages=DELETE_MESSAGES)
+    @app_commands.guild_only()
+    @app_commands.default_permissions(ban_members=True)
+    async def massban(
+        self,
+        interaction: discord.Interaction,
+        users: str,
+        reason: str | None = None,
+        delete_messages: int = 0,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        assert isinstance(interaction.user, discord.Member)
+        ids = parse_user_ids(users)
+        request = MassBanRequest(
+            guild_id=guild.id,
+            guild_name=guild.name,
+            owner_id=guild.owner_id or 0,
+            actor=participant(interaction.user),
+            actor_name=str(interaction.user),
+            bot=participant(guild.me),
+            targets={
+                user_id: participant(member) if (member := guild.get_member(user_id)) else None
+                for user_id in ids
+            },
+            reason=reason,
+            delete_message_seconds=delete_messages,
+        )
+        await interaction.response.send_message(
+            f"Ban **{len(ids)}** users? This cannot be undone in one step.",
+            view=MassBanConfirmation(self.services, request),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @app_commands.command(description="Lift a ban")

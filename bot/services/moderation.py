@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.errors import LockdownError
-from bot.domain.hierarchy import Action, Scene, preflight
+from bot.domain.hierarchy import Action, Participant, Refused, Scene, preflight
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, clean_reason
@@ -25,6 +25,8 @@ from db.unit_of_work import UnitOfWork
 MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
 #: A longer mute's timeout is renewed this long before it would lapse.
 RENEW_BEFORE = timedelta(days=1)
+#: Discord's bulk-ban endpoint takes at most this many users per request.
+BULK_BAN_CHUNK = 200
 #: The most messages a ban may delete, in seconds (7 days).
 MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
 
@@ -65,6 +67,27 @@ class ActionRequest:
     reason: str | None = None
     duration: timedelta | None = None
     delete_message_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MassBanRequest:
+    """Many users to ban at once; `targets` maps each id to its member standing, if any."""
+
+    guild_id: int
+    guild_name: str
+    owner_id: int
+    actor: Participant
+    actor_name: str
+    bot: Participant
+    targets: dict[int, Participant | None]
+    reason: str | None = None
+    delete_message_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MassBanOutcome:
+    banned: list[Case]
+    failed: dict[int, str]  # user id -> why
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +149,78 @@ class ModerationService:
         return Outcome(
             case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
         )
+
+    async def massban(self, request: MassBanRequest) -> MassBanOutcome:
+        """Ban many users with Discord's bulk-ban endpoint, 200 at a time; one case each.
+
+        Each target passes the same pre-flight check as a single ban; those that
+        fail it are reported, not attempted.
+        """
+        reason = clean_reason(request.reason)
+        if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise ActionFailed("Messages can be deleted for up to 7 days.")
+        failed: dict[int, str] = {}
+        eligible: list[int] = []
+        for user_id, member in request.targets.items():
+            scene = Scene(request.owner_id, request.actor, request.bot, user_id, member)
+            try:
+                preflight(Action.BAN, scene)
+            except Refused as refusal:
+                failed[user_id] = str(refusal)
+                continue
+            eligible.append(user_id)
+        audit = audit_reason(request.actor_name, request.actor.id, reason)
+        banned: list[Case] = []
+        for start in range(0, len(eligible), BULK_BAN_CHUNK):
+            chunk = eligible[start : start + BULK_BAN_CHUNK]
+            try:
+                result = await self._gateway.bulk_ban(
+                    request.guild_id,
+                    chunk,
+                    reason=audit,
+                    delete_message_seconds=request.delete_message_seconds,
+                )
+            except DiscordFailure as failure:
+                failed.update(dict.fromkeys(chunk, _explain(Action.BAN, failure)))
+                continue
+            failed.update(dict.fromkeys(result.failed, "Discord did not ban them"))
+            banned += await self._record_bans(request, result.banned, reason)
+        config = await self._config.get(request.guild_id)
+        if banned and config.modlog_channel_id is not None:
+            note = (
+                f"mass ban: {len(banned)} users, cases #{banned[0].number} to #{banned[-1].number}"
+            )
+            entry = ModLogEntry(banned[0], str(banned[0].target_id), request.actor_name, None, note)
+            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+        return MassBanOutcome(banned=banned, failed=failed)
+
+    async def _record_bans(
+        self, request: MassBanRequest, user_ids: list[int], reason: str | None
+    ) -> list[Case]:
+        now = self._clock.now()
+        cases: list[Case] = []
+        async with self._database.transaction() as uow:
+            for user_id in user_ids:
+                previous = await uow.cases.active(request.guild_id, user_id, CaseType.BAN)
+                if previous is not None:
+                    await uow.cases.deactivate(
+                        request.guild_id,
+                        previous.number,
+                        revoked_by=request.actor.id,
+                        revoked_at=now,
+                        revoke_reason="superseded by a mass ban",
+                    )
+                new = NewCase(
+                    type=CaseType.BAN,
+                    target_id=user_id,
+                    moderator_id=request.actor.id,
+                    created_at=now,
+                    reason=reason,
+                    active=True,
+                    related_number=previous.number if previous else None,
+                )
+                cases.append(await uow.cases.create(request.guild_id, new))
+        return cases
 
     async def _apply(
         self, request: ActionRequest, reason: str | None, now: datetime, expires: datetime | None

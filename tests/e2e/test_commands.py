@@ -384,3 +384,56 @@ async def test_history_pages_with_buttons(
     newer = await emulator.click_button(first, first.custom_ids()[0], server.moderator)
     await newer.wait_response(timeout=10)
     assert "1 to 10 of 12" in emulator.world.messages[first.id].content
+
+
+async def test_massban_confirms_then_bans_in_chunks_of_two_hundred(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members, bot_database: Database
+) -> None:
+    strangers = [emulator.world.add_user(f"raider{i}") for i in range(240)]
+    member = members.take()
+    ids = [u.id for u in strangers] + [member.id, server.admin.id]
+    start = len(emulator.requests)
+    handle = await emulator.send_slash_command(
+        server.guild, server.general, server.moderator, "massban",
+        {"users": ", ".join(map(str, ids)), "reason": "raid"},
+    )  # fmt: skip
+    prompt = await handle.wait_final(timeout=10)
+    assert prompt.content.startswith("Ban **242** users?")
+    assert moderation_requests(emulator, start) == []
+
+    await emulator.click_button(prompt, prompt.custom_ids()[0], server.moderator)
+    result = await emulator.wait_until(
+        lambda: (m := emulator.world.messages[prompt.id]).content.startswith("Banned") and m,
+        timeout=20,
+        what="the mass ban result",
+    )
+    assert result.content.startswith("Banned 241 of 242 users; 1 failed.")
+    assert f"`{server.admin.id}`: You can only ban members whose highest role" in result.content
+    chunks = [r for r in emulator.requests[start:] if r.path.endswith("/bulk-ban")]
+    assert [len(c.json["user_ids"]) for c in chunks] == [200, 41]
+    assert chunks[0].reason == f"{server.moderator.username} ({server.moderator.id}): raid"
+    banned = emulator.bans(server.guild)
+    assert all(u.id in banned for u in strangers)
+    assert member.id in banned
+    assert server.admin.id not in banned
+    for user in (strangers[0], strangers[-1], member):
+        [case] = await cases_of(bot_database, server, user)
+        assert (case.type, case.active, case.reason) == (CaseType.BAN, True, "raid")
+
+
+async def test_massban_can_be_cancelled_and_refuses_garbage(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    target = members.take()
+    handle = await emulator.send_slash_command(
+        server.guild, server.general, server.moderator, "massban", {"users": str(target.id)}
+    )
+    prompt = await handle.wait_final(timeout=10)
+    await emulator.click_button(prompt, prompt.custom_ids()[1], server.moderator)
+    await emulator.wait_until(
+        lambda: emulator.world.messages[prompt.id].content == "Mass ban cancelled.", timeout=10
+    )
+    assert target.id not in emulator.bans(server.guild)
+
+    refused = await run(emulator, server, "massban", {"users": f"{target.id} everyone"})
+    assert refused.content == "`everyone` is not a user id or mention."

@@ -11,7 +11,7 @@ from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, StandardGuild
 
 COMMANDS = {
-    "ban", "unban", "softban", "kick", "mute", "unmute",
+    "ban", "massban", "unban", "softban", "kick", "mute", "unmute",
     "warn", "warnings", "pardon", "note", "case", "history",
 }  # fmt: skip
 
