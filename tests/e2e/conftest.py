@@ -33,7 +33,7 @@ async def emulator(e2e_backend: str) -> AsyncIterator[DiscordEmulator]:
 
 @pytest.fixture(scope="module")
 def server(emulator: DiscordEmulator) -> StandardGuild:
-    return emulator.world.build_standard_guild(regular_members=16)
+    return emulator.world.build_standard_guild(regular_members=32)
 
 
 @pytest.fixture(scope="module")
