@@ -35,6 +35,12 @@ def head_revision(url: str) -> str:
     return heads[0]
 
 
+def first_revision(url: str) -> str:
+    """The oldest migration (the schema every later one builds on)."""
+    bases = ScriptDirectory.from_config(alembic_config(url)).get_bases()
+    return bases[0]
+
+
 def current_revisions(url: str) -> tuple[str, ...]:
     """The revisions the database is stamped with (empty for a new database)."""
 

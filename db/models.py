@@ -88,6 +88,8 @@ class GuildRow(Base):
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
     last_case_number: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The newest Discord audit-log entry reconciled at start-up.
+    audit_cursor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class BotStateRow(Base):

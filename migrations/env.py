@@ -62,6 +62,11 @@ def _run_on(connection: Connection) -> None:
 async def _run_async(engine: AsyncEngine, *, dispose: bool) -> None:
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # Batch migrations rebuild a table by copying it and dropping the old
+                # one; with foreign keys on, dropping `guilds` would cascade-delete
+                # every case. The pragma only takes effect outside a transaction.
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_run_on)
             await connection.commit()
     finally:

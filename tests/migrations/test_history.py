@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import pytest
 from pytest_alembic import Config as AlembicTestConfig
 from pytest_alembic.tests import (
@@ -13,7 +16,9 @@ from pytest_alembic.tests import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from db.engine import create_engine
+from bot.domain.models import CaseType, NewCase
+from db import migrate
+from db.engine import Database, create_engine
 from db.migrate import ROOT
 
 __all__ = [
@@ -48,3 +53,24 @@ def test_migrations_import_only_sqlalchemy_and_alembic() -> None:
             if line.startswith(("import ", "from "))
         }
         assert modules <= allowed, f"{script.name} imports {modules - allowed}"
+
+
+async def test_stepping_down_and_up_keeps_the_case_log(empty_url: str) -> None:
+    """SQLite rebuilds tables to drop columns; that must never cascade into cases."""
+    await asyncio.to_thread(migrate.upgrade, empty_url)
+    database = Database(empty_url)
+    now = datetime.now(UTC)
+    try:
+        async with database.transaction() as uow:
+            await uow.guilds.record_join(1, "kept", now=now)
+        await database.record_case(1, NewCase(CaseType.NOTE, 2, 3, now, reason="keep me"))
+        await database.dispose()
+        first = migrate.first_revision(empty_url)
+        await asyncio.to_thread(migrate.downgrade, empty_url, first)
+        await asyncio.to_thread(migrate.upgrade, empty_url)
+        async with database.autocommit() as uow:
+            case = await uow.cases.get(1, 1)
+        assert case is not None
+        assert case.reason == "keep me"
+    finally:
+        await database.dispose()

@@ -1,0 +1,26 @@
+"""Where start-up reconciliation with Discord's audit log left off, per guild.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 04:16:47.832810
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("guilds", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("audit_cursor", sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("guilds", schema=None) as batch_op:
+        batch_op.drop_column("audit_cursor")
