@@ -22,6 +22,7 @@ from bot.domain.shards import ShardScope
 from bot.services.config import ConfigService
 from bot.services.container import Services
 from bot.services.moderation import ModerationService
+from bot.services.reconcile import ReconcileService
 from bot.services.timers import BotIdentity, TimerService
 from bot.settings import Settings
 from cogs._adapters import NO_MENTIONS
@@ -30,6 +31,7 @@ from cogs.cases import Cases
 from cogs.kicks import Kicks
 from cogs.mutes import Mutes
 from cogs.notes import Notes
+from cogs.reconciliation import Reconciliation
 from cogs.warnings import Warnings
 from db.engine import Database
 
@@ -103,6 +105,14 @@ class LockdownBot(commands.AutoShardedBot):
         moderation = ModerationService(
             database, gateway, config, self.clock, on_timer=self.timers.wake
         )
+        self.reconcile = ReconcileService(
+            database,
+            gateway,
+            config,
+            self.clock,
+            bot_id=lambda: self._identity().id,
+            on_timer=self.timers.wake,
+        )
         self.services = Services(config=config, moderation=moderation)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -118,6 +128,7 @@ class LockdownBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         for cog in COGS:
             await self.add_cog(cog(self.services))
+        await self.add_cog(Reconciliation(self, self.reconcile))
         await self.sync_commands()
         self._start(self._run_timers())
 

@@ -228,6 +228,33 @@ class CaseRepository:
         row = result.first()
         return None if row is None else _to_case(row)
 
+    async def find_unlinked(
+        self, guild_id: int, target_id: int, types: Sequence[CaseType], *, since: datetime
+    ) -> Case | None:
+        """The newest case of these types for the target, recorded since `since`, that
+        no Discord audit-log entry is linked to yet."""
+        result = await self._connection.execute(
+            select(*_CASE_COLUMNS)
+            .where(
+                cases.c.guild_id == guild_id,
+                cases.c.target_id == target_id,
+                cases.c.type.in_([t.value for t in types]),
+                cases.c.audit_log_entry_id.is_(None),
+                cases.c.created_at >= since,
+            )
+            .order_by(cases.c.number.desc())
+            .limit(1)
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
+    async def link_audit_entry(self, guild_id: int, number: int, audit_log_entry_id: int) -> Case:
+        """Remember which Discord audit-log entry a case produced."""
+        try:
+            return await self._update(guild_id, number, audit_log_entry_id=audit_log_entry_id)
+        except INTEGRITY_ERRORS:
+            raise DuplicateAuditEntry(guild_id, audit_log_entry_id) from None
+
     async def update_reason(self, guild_id: int, number: int, reason: str) -> Case:
         return await self._update(guild_id, number, reason=reason)
 

@@ -60,6 +60,18 @@ class GuildRepository:
         row = result.first()
         return None if row is None else _to_guild(row)
 
+    async def audit_cursor(self, guild_id: int) -> int | None:
+        """The newest audit-log entry start-up reconciliation has seen."""
+        result = await self._connection.execute(
+            select(guilds.c.audit_cursor).where(guilds.c.id == guild_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def set_audit_cursor(self, guild_id: int, entry_id: int) -> None:
+        await self._connection.execute(
+            update(guilds).where(guilds.c.id == guild_id).values(audit_cursor=entry_id)
+        )
+
     async def purge(self, guild_id: int) -> bool:
         """Delete the guild and, by cascade, every row it owns."""
         result = await self._connection.execute(delete(guilds).where(guilds.c.id == guild_id))

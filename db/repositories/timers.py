@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,29 +34,35 @@ class Timer:
     at: datetime
 
 
+#: `active` written bare, as the partial indexes' predicates are: SQLAlchemy renders a
+#: Boolean column as `active = 1` on SQLite, which SQLite's planner does not match
+#: against `WHERE active AND ...`, and the scheduler would scan the whole case log.
+_ACTIVE: ColumnElement[Any] = literal_column("cases.active")
+
+
 def _owned(scope: ShardScope) -> ColumnElement[bool]:
     # PostgreSQL shifts a bigint by an integer, so the 22 is written as a literal.
     shard = cases.c.guild_id.op(">>")(literal_column("22")) % scope.shard_count
     return shard.in_(sorted(scope.shard_ids))
 
 
-def _expiries(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
+def expiry_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
     # The predicate repeats the partial index's own, so both backends use it.
     return select(
         cases.c.guild_id,
         cases.c.number,
         literal(TimerKind.EXPIRE.value).label("kind"),
         cases.c.expires_at.label("at"),
-    ).where(and_(cases.c.active, cases.c.expires_at.is_not(None)), _owned(scope))
+    ).where(and_(_ACTIVE, cases.c.expires_at.is_not(None)), _owned(scope))
 
 
-def _renewals(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
+def renewal_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
     return select(
         cases.c.guild_id,
         cases.c.number,
         literal(TimerKind.RENEW.value).label("kind"),
         cases.c.renew_at.label("at"),
-    ).where(and_(cases.c.active, cases.c.renew_at.is_not(None)), _owned(scope))
+    ).where(and_(_ACTIVE, cases.c.renew_at.is_not(None)), _owned(scope))
 
 
 class TimerQueue:
@@ -64,14 +71,14 @@ class TimerQueue:
 
     async def upcoming(self, scope: ShardScope, *, limit: int = 1) -> list[Timer]:
         """The earliest timers of the owned guilds, due or not, soonest first."""
-        return await self._first([_expiries(scope), _renewals(scope)], limit)
+        return await self._first([expiry_query(scope), renewal_query(scope)], limit)
 
     async def due(self, scope: ShardScope, now: datetime, *, limit: int = 100) -> list[Timer]:
         """Timers at or before `now`, oldest first."""
         return await self._first(
             [
-                _expiries(scope).where(cases.c.expires_at <= now),
-                _renewals(scope).where(cases.c.renew_at <= now),
+                expiry_query(scope).where(cases.c.expires_at <= now),
+                renewal_query(scope).where(cases.c.renew_at <= now),
             ],
             limit,
         )

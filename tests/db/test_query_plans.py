@@ -6,8 +6,10 @@ import json
 
 from sqlalchemy import text
 
+from bot.domain.shards import ShardScope
 from db.engine import Database
 from db.repositories.cases import history_query
+from db.repositories.timers import expiry_query, renewal_query
 
 TARGETS = 500
 ROWS = 20_000
@@ -55,3 +57,28 @@ async def test_history_reads_the_index_backwards(database: Database, guild_id: i
             assert "SCAN cases" not in plan
         rows = (await uow.connection.execute(query)).all()
     assert [row.number for row in rows] == list(range(ROWS - TARGETS + 7, 0, -TARGETS))[:20]
+
+
+async def test_the_timer_queue_reads_its_partial_indexes(database: Database, guild_id: int) -> None:
+    """With a large case log, finding the next expiry must not scan it."""
+    await fill(database, guild_id)
+    scope = ShardScope(1, frozenset({0}))
+    queries = {
+        "ix_cases_pending_expiry": expiry_query(scope).order_by("at").limit(1),
+        "ix_cases_pending_renewal": renewal_query(scope).order_by("at").limit(1),
+    }
+    async with database.autocommit() as uow:
+        for index, query in queries.items():
+            literal = query.compile(
+                dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+            if database.dialect == "postgresql":
+                result = await uow.connection.execute(text(f"EXPLAIN (FORMAT JSON) {literal}"))
+                plan = json.dumps(result.scalar_one())
+                assert index in plan
+                assert '"Node Type": "Seq Scan"' not in plan
+            else:
+                result = await uow.connection.execute(text(f"EXPLAIN QUERY PLAN {literal}"))
+                plan = " | ".join(row[-1] for row in result)
+                assert f"USING INDEX {index}" in plan
+                assert "SCAN cases" not in plan

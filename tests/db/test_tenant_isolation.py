@@ -92,6 +92,14 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.set_dm_delivered(g, a["n"], a["delivered"]),
         st.fixed_dictionaries({"n": NUMBERS, "delivered": st.booleans()}),
     ),
+    "cases.find_unlinked": (
+        lambda u, g, a: u.cases.find_unlinked(g, a["target"], [a["type"]], since=NOW),
+        st.fixed_dictionaries({"target": TARGETS, "type": CASE_TYPES}),
+    ),
+    "cases.link_audit_entry": (
+        lambda u, g, a: u.cases.link_audit_entry(g, a["n"], a["entry"]),
+        st.fixed_dictionaries({"n": NUMBERS, "entry": st.integers(1, 5)}),
+    ),
     "cases.set_renew_at": (
         lambda u, g, a: u.cases.set_renew_at(g, a["n"], NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
@@ -106,6 +114,11 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
     ),
     "guilds.get": (lambda u, g, a: u.guilds.get(g), st.just({})),
     "guilds.record_leave": (lambda u, g, a: u.guilds.record_leave(g, now=NOW), st.just({})),
+    "guilds.audit_cursor": (lambda u, g, a: u.guilds.audit_cursor(g), st.just({})),
+    "guilds.set_audit_cursor": (
+        lambda u, g, a: u.guilds.set_audit_cursor(g, a["entry"]),
+        st.fixed_dictionaries({"entry": st.integers(1, 5)}),
+    ),
     "guilds.purge": (lambda u, g, a: u.guilds.purge(g), st.just({})),
     "members.record_join": (
         lambda u, g, a: u.members.record_join(g, a["target"], now=NOW),
