@@ -2,13 +2,18 @@
 
 import asyncio
 
-from bench import history, record_case
+from bench import command_latency, history, record_case, timers
 from bench.common import BACKENDS
 
 
 async def main() -> None:
-    await record_case.main(rounds=15, per_round=200, backends=list(BACKENDS))
-    await history.main(rows=1_000_000, queries=2_000, backends=list(BACKENDS))
+    backends = list(BACKENDS)
+    await record_case.main(rounds=15, per_round=200, backends=backends)
+    await history.main(rows=1_000_000, queries=2_000, backends=backends)
+    await timers.main(
+        guilds=1_000, pending=100_000, history=100_000, overdue=1_000, backends=backends
+    )
+    await command_latency.main(commands=1_000, warmup=50, backends=backends)
 
 
 asyncio.run(main())
