@@ -437,3 +437,40 @@ async def test_massban_can_be_cancelled_and_refuses_garbage(
 
     refused = await run(emulator, server, "massban", {"users": f"{target.id} everyone"})
     assert refused.content == "`everyone` is not a user id or mention."
+
+
+async def test_a_closed_dm_never_blocks_a_kick(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members, bot_database: Database
+) -> None:
+    target = members.take()
+    target.dm_open = False
+    reply = await run(emulator, server, "kick", {"member": target, "reason": "x"})
+    assert reply.content.endswith("DM not delivered")
+    assert target.id not in server.guild.members
+    [case] = await cases_of(bot_database, server, target)
+    assert case.dm_delivered is False
+    post = await modlog_post(emulator, server, case.number)
+    assert {f["name"]: f["value"] for f in post.embeds[0]["fields"]}["DM"] == (
+        "not delivered (DMs closed)"
+    )
+
+
+async def test_discord_failing_after_its_retries_records_nothing(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members, bot_database: Database
+) -> None:
+    """discord.py retries a 5xx for about 25 s before giving up; the moderator has
+    been told "thinking" all along and then hears why nothing happened."""
+    target = members.take()
+    emulator.fail_next("DELETE", rf"/guilds/\d+/members/{target.id}$", 502, times=None)
+
+    handle = await emulator.send_slash_command(
+        server.guild, server.general, server.moderator, "kick", {"member": target}
+    )
+    reply = await handle.wait_final(timeout=60)
+
+    assert reply.ephemeral
+    assert reply.content == (
+        "Discord is having trouble right now; nothing was done. Try again shortly."
+    )
+    assert target.id in server.guild.members
+    assert await cases_of(bot_database, server, target) == []
