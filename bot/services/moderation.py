@@ -18,6 +18,7 @@ from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, clean_reason
 from bot.services.config import ConfigService
+from bot.services.modlog import ModLog
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 
@@ -115,6 +116,7 @@ class ModerationService:
         self._config = config
         self._clock = clock
         self._on_timer = on_timer  # tells the timer loop a new deadline exists
+        self._modlog = ModLog(config, gateway)
 
     async def act(self, request: ActionRequest) -> Outcome:
         """Carry out one action end to end; raises a `LockdownError` with a clear message."""
@@ -145,7 +147,8 @@ class ModerationService:
         case, replaced = await self._record(request, reason, now, expires_at, dm_delivered)
         if case.expires_at is not None:
             self._on_timer()
-        posted = await self._announce(config.modlog_channel_id, request, case, dm_delivered)
+        entry = ModLogEntry(case, request.target_name, request.actor_name, dm_delivered)
+        posted = await self._modlog.post(request.guild_id, entry)
         return Outcome(
             case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
         )
@@ -185,13 +188,11 @@ class ModerationService:
                 continue
             failed.update(dict.fromkeys(result.failed, "Discord did not ban them"))
             banned += await self._record_bans(request, result.banned, reason)
-        config = await self._config.get(request.guild_id)
-        if banned and config.modlog_channel_id is not None:
-            note = (
-                f"mass ban: {len(banned)} users, cases #{banned[0].number} to #{banned[-1].number}"
-            )
-            entry = ModLogEntry(banned[0], str(banned[0].target_id), request.actor_name, None, note)
-            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+        if banned:
+            first, last = banned[0], banned[-1]
+            note = f"mass ban: {len(banned)} users, cases #{first.number} to #{last.number}"
+            entry = ModLogEntry(first, str(first.target_id), request.actor_name, None, note)
+            await self._modlog.post(request.guild_id, entry)
         return MassBanOutcome(banned=banned, failed=failed)
 
     async def _record_bans(
@@ -321,23 +322,6 @@ class ModerationService:
         except DiscordFailure:
             return False  # a closed DM never blocks the action
 
-    async def _announce(
-        self,
-        channel_id: int | None,
-        request: ActionRequest,
-        case: Case,
-        dm_delivered: bool | None,
-    ) -> bool:
-        if channel_id is None:
-            return False
-        entry = ModLogEntry(
-            case=case,
-            target_name=request.target_name,
-            moderator_name=request.actor_name,
-            dm_delivered=dm_delivered,
-        )
-        return await self._gateway.post_modlog(channel_id, entry)
-
     async def case(self, guild_id: int, number: int) -> Case:
         async with self._database.autocommit() as uow:
             return await uow.cases.require(guild_id, number)
@@ -428,13 +412,8 @@ class ModerationService:
                 after={"active": False, "pardon_case": pardon.number},
                 now=now,
             )
-        config = await self._config.get(guild_id)
         entry = ModLogEntry(pardon, target_name, actor_name, None, note=f"pardons case #{number}")
-        posted = (
-            await self._gateway.post_modlog(config.modlog_channel_id, entry)
-            if config.modlog_channel_id is not None
-            else False
-        )
+        posted = await self._modlog.post(guild_id, entry)
         return Outcome(case=pardon, dm_delivered=None, replaced=ended, modlog_posted=posted)
 
 

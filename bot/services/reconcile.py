@@ -28,6 +28,7 @@ from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEnt
 from bot.domain.reasons import audit_reason, moderator_from_audit_reason
 from bot.services.config import ConfigService
 from bot.services.moderation import MAX_TIMEOUT
+from bot.services.modlog import ModLog
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 
@@ -93,7 +94,7 @@ class ReconcileService:
     ) -> None:
         self._database = database
         self._gateway = gateway
-        self._config = config
+        self._modlog = ModLog(config, gateway)
         self._clock = clock
         self._bot_id = bot_id
         self._on_timer = on_timer
@@ -193,12 +194,8 @@ class ReconcileService:
             return None  # another process recorded it first
         if case.expires_at is not None:
             self._on_timer()
-        config = await self._config.get(record.guild_id)
-        if config.modlog_channel_id is not None:
-            entry = ModLogEntry(
-                case, str(case.target_id), str(moderator_id), None, note="done in Discord"
-            )
-            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+        entry = ModLogEntry(case, str(case.target_id), str(moderator_id), None, "done in Discord")
+        await self._modlog.post(record.guild_id, entry)
         return case
 
     async def _end(

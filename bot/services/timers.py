@@ -27,6 +27,7 @@ from bot.domain.reasons import audit_reason
 from bot.domain.shards import ShardScope
 from bot.services.config import ConfigService
 from bot.services.moderation import MAX_TIMEOUT, RENEW_BEFORE
+from bot.services.modlog import ModLog
 from db.engine import Database
 from db.repositories.timers import Timer, TimerKind, TimerQueue
 
@@ -59,7 +60,7 @@ class TimerService:
     ) -> None:
         self._database = database
         self._gateway = gateway
-        self._config = config
+        self._modlog = ModLog(config, gateway)
         self._clock = clock
         self._identity = identity
         self._scope = scope
@@ -160,10 +161,8 @@ class TimerService:
                 ),
             )
         log.info("case #%s in guild %s expired", case.number, timer.guild_id)
-        config = await self._config.get(timer.guild_id)
-        if config.modlog_channel_id is not None:
-            entry = ModLogEntry(closed, str(case.target_id), bot.name, None, note="expired")
-            await self._gateway.post_modlog(config.modlog_channel_id, entry)
+        entry = ModLogEntry(closed, str(case.target_id), bot.name, None, note="expired")
+        await self._modlog.post(timer.guild_id, entry)
 
     async def _lift(self, case: Case, reason: str) -> None:
         try:
