@@ -126,6 +126,7 @@ class LockdownBot(commands.AutoShardedBot):
         return ShardScope(count, frozenset(self.shard_ids or range(count)))
 
     async def setup_hook(self) -> None:
+        await self.database.ping()
         for cog in COGS:
             await self.add_cog(cog(self.services))
         await self.add_cog(Reconciliation(self, self.reconcile))

@@ -33,8 +33,8 @@ def to_record(entry: discord.AuditLogEntry) -> AuditRecord | None:
         if not hasattr(entry.after, "timed_out_until"):
             return None  # a nickname or other change
         until = entry.after.timed_out_until
-        live = until is not None and until > datetime.now(UTC)
-        kind = ExternalKind.TIMEOUT if live else ExternalKind.UNTIMEOUT
+        # Set means a timeout was given (it may have ended since); cleared means lifted.
+        kind = ExternalKind.TIMEOUT if until is not None else ExternalKind.UNTIMEOUT
     if kind is None:
         return None
     return AuditRecord(

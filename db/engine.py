@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -70,6 +70,11 @@ class Database:
         """
         async with self.autocommit_engine.connect() as connection:
             yield UnitOfWork(connection)
+
+    async def ping(self) -> None:
+        """Open a connection now, so a wrong DATABASE_URL fails at start-up, not mid-command."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def record_case(self, guild_id: int, new: NewCase) -> Case:
         """Record one case as a unit of work of its own, on the hot write path.

@@ -67,8 +67,13 @@ async def test_bans_end_on_time_even_across_a_restart(
 ) -> None:
     emulator, database_url, database = own_emulator, own_database_url, own_database
     server = emulator.world.build_standard_guild()
-    early, late = server.members[0], server.members[1]
+    early, late, muted = server.members[0], server.members[1], server.members[2]
     bot = await bot_for(emulator, database_url, server).start()
+    mute = await emulator.send_slash_command(
+        server.guild, server.general, server.moderator, "mute",
+        {"member": muted, "duration": "10s"},
+    )  # fmt: skip
+    assert (await mute.wait_final(timeout=15)).content.startswith("Timed out")
     await temp_ban(emulator, server, early, "10s")
     await temp_ban(emulator, server, late, "14s")
     early_case = await ban_case(database, server, early)
@@ -92,6 +97,13 @@ async def test_bans_end_on_time_even_across_a_restart(
     for target in (early, late):
         [unban] = await closing_cases(database, server, target)
         assert unban.moderator_id == emulator.world.bot.id
+    async with database.autocommit() as uow:
+        history = await uow.cases.history(server.guild.id, muted.id)
+    assert len(history) == 2, history
+    unmute, ended = history
+    assert (ended.type, ended.active) == (CaseType.MUTE, False)
+    assert (unmute.type, unmute.related_number) == (CaseType.UNMUTE, ended.number)
+    assert emulator.timeout_until(server.guild, muted) is None
     assert "Traceback" not in bot.output
 
 
