@@ -28,6 +28,7 @@ from bot.settings import Settings
 from cogs._adapters import NO_MENTIONS
 from cogs.bans import Bans
 from cogs.cases import Cases
+from cogs.configuration import Configuration
 from cogs.kicks import Kicks
 from cogs.mutes import Mutes
 from cogs.notes import Notes
@@ -37,7 +38,7 @@ from db.engine import Database
 
 log = logging.getLogger(__name__)
 
-COGS = (Bans, Kicks, Mutes, Warnings, Notes, Cases)
+COGS = (Bans, Kicks, Mutes, Warnings, Notes, Cases, Configuration)
 
 
 class SystemClock:

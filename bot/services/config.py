@@ -1,14 +1,14 @@
-"""Reading and changing a guild's configuration, audited and cached."""
+"""Reading and changing a guild's configuration: validated, audited and cached."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from bot.cache import Cache
-from bot.domain.config import GuildConfig
+from bot.domain.config import GuildConfig, check_feature, check_key
 from bot.domain.ports import Clock
 from db.engine import Database
+from db.unit_of_work import UnitOfWork
 
 
 class ConfigService:
@@ -18,30 +18,111 @@ class ConfigService:
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildConfig:
+        """The effective configuration; served from the cache until a write invalidates it."""
         return await self._cache.get_or_load(guild_id, lambda: self._load(guild_id))
 
     async def _load(self, guild_id: int) -> GuildConfig:
         async with self._database.autocommit() as uow:
             stored = await uow.settings.all(guild_id)
-        return GuildConfig.from_stored({key: s.value for key, s in stored.items()})
+            flags = await uow.features.all(guild_id)
+        return GuildConfig.from_stored(
+            {key: s.value for key, s in stored.items()},
+            {name: f.enabled for name, f in flags.items()},
+        )
 
     async def set(self, guild_id: int, key: str, value: Any, *, actor_id: int) -> GuildConfig:
         """Store one setting and its audit entry in one transaction."""
-        if key not in asdict(GuildConfig()):
-            raise KeyError(key)
-        now = self._clock.now()
+        check_key(key)
         async with self._database.transaction() as uow:
             before = await uow.settings.get(guild_id, key)
-            await uow.settings.set(guild_id, key, value, actor_id=actor_id, now=now)
-            await uow.audit.add(
+            await uow.settings.set(guild_id, key, value, actor_id=actor_id, now=self._clock.now())
+            await self._audit(
+                uow,
                 guild_id,
-                actor_id=actor_id,
-                action="config.set",
-                entity="setting",
+                actor_id,
+                "config.set",
                 entity_id=key,
                 before=None if before is None else {"value": before.value},
                 after={"value": value},
-                now=now,
             )
+        return await self._reload(guild_id)
+
+    async def reset(self, guild_id: int, key: str, *, actor_id: int) -> GuildConfig:
+        """Forget what was set, so the registered default applies again."""
+        check_key(key)
+        async with self._database.transaction() as uow:
+            removed = await uow.settings.delete(guild_id, key)
+            if removed is not None:
+                await self._audit(
+                    uow,
+                    guild_id,
+                    actor_id,
+                    "config.reset",
+                    entity_id=key,
+                    before={"value": removed.value},
+                    after=None,
+                )
+        return await self._reload(guild_id)
+
+    async def reset_all(self, guild_id: int, *, actor_id: int) -> GuildConfig:
+        async with self._database.transaction() as uow:
+            for key in (await uow.settings.all(guild_id)).copy():
+                removed = await uow.settings.delete(guild_id, key)
+                assert removed is not None
+                await self._audit(
+                    uow,
+                    guild_id,
+                    actor_id,
+                    "config.reset",
+                    entity_id=key,
+                    before={"value": removed.value},
+                    after=None,
+                )
+        return await self._reload(guild_id)
+
+    async def set_feature(
+        self, guild_id: int, name: str, enabled: bool, *, actor_id: int
+    ) -> GuildConfig:
+        check_feature(name)
+        before = (await self.get(guild_id)).enabled(name)
+        async with self._database.transaction() as uow:
+            await uow.features.set(
+                guild_id, name, enabled, actor_id=actor_id, now=self._clock.now()
+            )
+            await self._audit(
+                uow,
+                guild_id,
+                actor_id,
+                "feature.set",
+                entity_id=name,
+                before={"enabled": before},
+                after={"enabled": enabled},
+            )
+        return await self._reload(guild_id)
+
+    async def _reload(self, guild_id: int) -> GuildConfig:
         await self._cache.invalidate(guild_id)
         return await self.get(guild_id)
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        guild_id: int,
+        actor_id: int,
+        action: str,
+        *,
+        entity_id: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """Who changed which setting or feature, from what to what."""
+        await uow.audit.add(
+            guild_id,
+            actor_id=actor_id,
+            action=action,
+            entity="feature" if action.startswith("feature") else "setting",
+            entity_id=entity_id,
+            before=before,
+            after=after,
+            now=self._clock.now(),
+        )

@@ -43,8 +43,15 @@ CASE_TYPE = {
 }
 #: Actions whose DM must go out before the member leaves the guild.
 DM_FIRST = {Action.BAN, Action.SOFTBAN, Action.KICK}
-#: Actions the member is told about at all.
-NOTIFIED = {Action.BAN, Action.SOFTBAN, Action.KICK, Action.MUTE, Action.WARN}
+#: Actions the member is told about, and the `/config dm-notify` switch for each.
+DM_SETTING = {
+    Action.BAN: "ban",
+    Action.SOFTBAN: "ban",
+    Action.KICK: "kick",
+    Action.MUTE: "mute",
+    Action.WARN: "warn",
+}
+NOTIFIED = set(DM_SETTING)
 
 
 class ActionFailed(LockdownError):
@@ -128,11 +135,14 @@ class ModerationService:
             raise ActionFailed("A mute needs a duration.")
         config = await self._config.get(request.guild_id)
         now = self._clock.now()
-        expires_at = now + request.duration if request.duration else None
+        duration = request.duration
+        if request.action is Action.WARN and config.warn_expiry_seconds:
+            duration = timedelta(seconds=config.warn_expiry_seconds)
+        expires_at = now + duration if duration else None
 
         notify = (
-            config.dm_notify
-            and request.action in NOTIFIED
+            request.action in NOTIFIED
+            and config.dm_on(DM_SETTING[request.action])
             and request.scene.target is not None  # only members can be reached
         )
         dm_delivered: bool | None = None

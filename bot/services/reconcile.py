@@ -94,6 +94,7 @@ class ReconcileService:
     ) -> None:
         self._database = database
         self._gateway = gateway
+        self._config = config
         self._modlog = ModLog(config, gateway)
         self._clock = clock
         self._bot_id = bot_id
@@ -102,6 +103,11 @@ class ReconcileService:
     async def observe(self, record: AuditRecord) -> Case | None:
         """A live audit-log entry: record what a person did in Discord's client."""
         if record.actor_id == self._bot_id():
+            return None
+        return await self._record_person(record)
+
+    async def _record_person(self, record: AuditRecord) -> Case | None:
+        if not (await self._config.get(record.guild_id)).enabled("ui_capture"):
             return None
         return await self._record(record, moderator_id=record.actor_id, reason=record.reason)
 

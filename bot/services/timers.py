@@ -60,6 +60,7 @@ class TimerService:
     ) -> None:
         self._database = database
         self._gateway = gateway
+        self._config = config
         self._modlog = ModLog(config, gateway)
         self._clock = clock
         self._identity = identity
@@ -180,6 +181,10 @@ class TimerService:
         async with self._database.autocommit() as uow:
             case = await uow.cases.get(timer.guild_id, timer.number)
         if case is None or not case.active or case.expires_at is None:
+            return
+        if not (await self._config.get(timer.guild_id)).enabled("mute_renewal"):
+            async with self._database.autocommit() as uow:  # the guild chose to let it lapse
+                await uow.cases.set_renew_at(timer.guild_id, case.number, None)
             return
         until = min(case.expires_at, now + MAX_TIMEOUT)
         bot = self._identity()

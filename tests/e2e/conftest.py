@@ -16,7 +16,7 @@ from db import migrate
 from db.engine import Database
 from tests.conftest import BACKENDS, PostgresServer
 from tests.e2e.harness import BotProcess
-from tests.emulator import DiscordEmulator, StandardGuild, User
+from tests.emulator import DiscordEmulator, Overwrite, Permission, StandardGuild, User
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -33,7 +33,11 @@ async def emulator(e2e_backend: str) -> AsyncIterator[DiscordEmulator]:
 
 @pytest.fixture(scope="module")
 def server(emulator: DiscordEmulator) -> StandardGuild:
-    return emulator.world.build_standard_guild(regular_members=32)
+    built = emulator.world.build_standard_guild(regular_members=32)
+    # A channel whose overwrites keep the bot from posting, as an admin might set up.
+    no_posting = Overwrite(built.bot_role.id, 0, deny=int(Permission.SEND_MESSAGES))
+    emulator.world.add_channel(built.guild, "read-only", overwrites=[no_posting])
+    return built
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,221 @@
+"""`/config` and `/feature`: admins shape moderation for their server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.config import DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
+from bot.domain.durations import format_duration, parse_duration
+from bot.domain.errors import LockdownError
+from bot.services.container import Services
+from cogs._adapters import NO_MENTIONS, reply
+
+MAX_APPEAL = 500
+MANAGE_GUILD = discord.Permissions(manage_guild=True)
+
+
+class ConfigRefused(LockdownError):
+    """A value the bot could not work with; the message says what to fix."""
+
+
+def describe_config(config: GuildConfig) -> discord.Embed:
+    """The whole effective configuration on one embed."""
+
+    def channel(value: int | None) -> str:
+        return f"<#{value}>" if value else "not set"
+
+    def role(value: int | None) -> str:
+        return f"<@&{value}>" if value else "not set"
+
+    embed = discord.Embed(title="Lockdown configuration", colour=discord.Colour.blurple())
+    embed.add_field(name="Mod log", value=channel(config.modlog_channel_id))
+    embed.add_field(
+        name="DM notifications",
+        value=", ".join(f"{a} {'on' if config.dm_on(a) else 'off'}" for a in DM_ACTIONS),
+    )
+    embed.add_field(name="Appeal text", value=config.appeal_text or "not set", inline=False)
+    embed.add_field(name="Mute role", value=role(config.mute_role_id))
+    embed.add_field(
+        name="Moderator roles",
+        value=", ".join(role(r) for r in config.moderator_role_ids) or "none",
+    )
+    expiry = config.warn_expiry_seconds
+    embed.add_field(
+        name="Warnings expire after",
+        value=format_duration(timedelta(seconds=expiry)) if expiry else "never",
+    )
+    embed.add_field(name="Data kept after leaving", value=f"{config.retention_days} days")
+    embed.add_field(
+        name="Features",
+        value="\n".join(f"{name}: {'on' if config.enabled(name) else 'off'}" for name in FEATURES),
+        inline=False,
+    )
+    return embed
+
+
+def _guild(interaction: discord.Interaction) -> discord.Guild:
+    assert interaction.guild is not None
+    return interaction.guild
+
+
+class Configuration(commands.Cog):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    config = app_commands.Group(
+        name="config",
+        description="Configure Lockdown for this server",
+        guild_only=True,
+        default_permissions=MANAGE_GUILD,
+    )
+    moderator_role = app_commands.Group(
+        name="moderator-role", description="Roles that may moderate", parent=config
+    )
+    feature = app_commands.Group(
+        name="feature",
+        description="Switch optional behaviour on or off",
+        guild_only=True,
+        default_permissions=MANAGE_GUILD,
+    )
+
+    async def _set(self, interaction: discord.Interaction, key: str, value: object) -> None:
+        await self.services.config.set(
+            _guild(interaction).id, key, value, actor_id=interaction.user.id
+        )
+
+    @config.command(name="show", description="Show this server's whole configuration")
+    async def show(self, interaction: discord.Interaction) -> None:
+        config = await self.services.config.get(_guild(interaction).id)
+        await interaction.response.send_message(
+            embed=describe_config(config), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @config.command(name="modlog", description="Where every case is announced")
+    @app_commands.describe(channel="A text channel I can post embeds in")
+    async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        me = _guild(interaction).me
+        permissions = channel.permissions_for(me)
+        missing = [
+            name
+            for name, granted in (
+                ("View Channel", permissions.view_channel),
+                ("Send Messages", permissions.send_messages),
+                ("Embed Links", permissions.embed_links),
+            )
+            if not granted
+        ]
+        if missing:
+            raise ConfigRefused(
+                f"I can't post in {channel.mention}: I need {', '.join(missing)} there."
+            )
+        await self._set(interaction, "modlog_channel_id", channel.id)
+        await reply(interaction, f"Cases will be announced in {channel.mention}.", ephemeral=True)
+
+    @config.command(name="dm-notify", description="Whether members hear about an action by DM")
+    @app_commands.describe(action="Which action", enabled="Send the DM?")
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in DM_ACTIONS])
+    async def dm_notify(self, interaction: discord.Interaction, action: str, enabled: bool) -> None:
+        await self._set(interaction, f"dm_on_{action}", enabled)
+        state = "will" if enabled else "will not"
+        await reply(
+            interaction, f"Members {state} get a DM when they get a {action}.", ephemeral=True
+        )
+
+    @config.command(name="appeal", description="Text added to ban and kick DMs")
+    @app_commands.describe(text="How to appeal, e.g. a form link")
+    async def appeal(self, interaction: discord.Interaction, text: str) -> None:
+        text = text.strip()
+        if not text or len(text) > MAX_APPEAL:
+            raise ConfigRefused(f"The appeal text must be 1 to {MAX_APPEAL} characters.")
+        await self._set(interaction, "appeal_text", text)
+        await reply(interaction, "Ban and kick DMs will include the appeal text.", ephemeral=True)
+
+    @config.command(name="mute-role", description="A role for mutes, if you prefer roles")
+    @app_commands.describe(role="A role below my highest role")
+    async def mute_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        me = _guild(interaction).me
+        if role.is_default() or role.managed:
+            raise ConfigRefused(f"{role.mention} can't be given to members.")
+        if role >= me.top_role:
+            raise ConfigRefused(
+                f"{role.mention} is not below my highest role ({me.top_role.mention}), "
+                "so I could not give it: move my role above it first."
+            )
+        await self._set(interaction, "mute_role_id", role.id)
+        await reply(interaction, f"The mute role is now {role.mention}.", ephemeral=True)
+
+    @moderator_role.command(name="add", description="Let members with a role moderate")
+    async def moderator_role_add(
+        self, interaction: discord.Interaction, role: discord.Role
+    ) -> None:
+        roles = (await self.services.config.get(_guild(interaction).id)).moderator_role_ids
+        if role.id in roles:
+            raise ConfigRefused(f"{role.mention} is already a moderator role.")
+        await self._set(interaction, "moderator_role_ids", [*roles, role.id])
+        await reply(interaction, f"{role.mention} is now a moderator role.", ephemeral=True)
+
+    @moderator_role.command(name="remove", description="Stop a role from moderating")
+    async def moderator_role_remove(
+        self, interaction: discord.Interaction, role: discord.Role
+    ) -> None:
+        roles = (await self.services.config.get(_guild(interaction).id)).moderator_role_ids
+        if role.id not in roles:
+            raise ConfigRefused(f"{role.mention} is not a moderator role.")
+        await self._set(interaction, "moderator_role_ids", [r for r in roles if r != role.id])
+        await reply(interaction, f"{role.mention} is no longer a moderator role.", ephemeral=True)
+
+    @config.command(name="warn-expiry", description="How long warnings count (or 'off')")
+    @app_commands.describe(duration="Like 30d or 12w; 'off' to keep warnings counting forever")
+    async def warn_expiry(self, interaction: discord.Interaction, duration: str) -> None:
+        if duration.strip().lower() == "off":
+            await self._set(interaction, "warn_expiry_seconds", None)
+            await reply(interaction, "Warnings now count until pardoned.", ephemeral=True)
+            return
+        parsed = parse_duration(duration)
+        await self._set(interaction, "warn_expiry_seconds", int(parsed.total_seconds()))
+        await reply(
+            interaction,
+            f"New warnings stop counting after {format_duration(parsed)}.",
+            ephemeral=True,
+        )
+
+    @config.command(name="reset", description="Restore one setting's default, or all of them")
+    @app_commands.describe(key="The setting to reset; leave empty to reset everything")
+    @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in SETTING_KEYS])
+    async def reset(self, interaction: discord.Interaction, key: str | None = None) -> None:
+        guild_id, actor = _guild(interaction).id, interaction.user.id
+        if key is None:
+            await self.services.config.reset_all(guild_id, actor_id=actor)
+            await reply(interaction, "Every setting is back to its default.", ephemeral=True)
+        else:
+            await self.services.config.reset(guild_id, key, actor_id=actor)
+            await reply(interaction, f"`{key}` is back to its default.", ephemeral=True)
+
+    @feature.command(name="list", description="Optional behaviour and whether it is on")
+    async def feature_list(self, interaction: discord.Interaction) -> None:
+        config = await self.services.config.get(_guild(interaction).id)
+        lines = [
+            f"**{name}** ({'on' if config.enabled(name) else 'off'}): {text}"
+            for name, text in FEATURES.items()
+        ]
+        await reply(interaction, "\n".join(lines), ephemeral=True)
+
+    @feature.command(name="enable", description="Switch a feature on")
+    @app_commands.choices(name=[app_commands.Choice(name=n, value=n) for n in FEATURES])
+    async def feature_enable(self, interaction: discord.Interaction, name: str) -> None:
+        await self._toggle(interaction, name, True)
+
+    @feature.command(name="disable", description="Switch a feature off")
+    @app_commands.choices(name=[app_commands.Choice(name=n, value=n) for n in FEATURES])
+    async def feature_disable(self, interaction: discord.Interaction, name: str) -> None:
+        await self._toggle(interaction, name, False)
+
+    async def _toggle(self, interaction: discord.Interaction, name: str, enabled: bool) -> None:
+        await self.services.config.set_feature(
+            _guild(interaction).id, name, enabled, actor_id=interaction.user.id
+        )
+        await reply(interaction, f"**{name}** is now {'on' if enabled else 'off'}.", ephemeral=True)

@@ -1,0 +1,204 @@
+"""`/config` and `/feature` through the emulator: stored, audited, refused when wrong,
+and honoured by the moderation commands."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.domain.models import AuditEntry, CaseType
+from db.engine import Database
+from tests.e2e.conftest import Members
+from tests.emulator import DiscordEmulator, Message, StandardGuild, User
+
+pytestmark = pytest.mark.usefixtures("bot")
+
+
+async def admin_runs(
+    emulator: DiscordEmulator,
+    server: StandardGuild,
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    subcommand: str | None = None,
+    group: str | None = None,
+    by: User | None = None,
+) -> Message:
+    handle = await emulator.send_slash_command(
+        server.guild,
+        server.general,
+        by or server.admin,
+        name,
+        options or {},
+        subcommand=subcommand,
+        group=group,
+    )
+    reply = await handle.wait_final(timeout=15)
+    assert reply.ephemeral
+    return reply
+
+
+async def latest_audit(database: Database, server: StandardGuild) -> AuditEntry:
+    async with database.autocommit() as uow:
+        return (await uow.audit.recent(server.guild.id, limit=1))[0]
+
+
+async def test_show_lists_defaults_then_changes(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    shown = await admin_runs(emulator, server, "config", subcommand="show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Mod log"] == "not set"
+    assert fields["Warnings expire after"] == "never"
+    assert "escalation: on" in fields["Features"]
+
+    reply = await admin_runs(
+        emulator, server, "config", {"channel": server.mod_log}, subcommand="modlog"
+    )
+    assert reply.content == f"Cases will be announced in <#{server.mod_log.id}>."
+    entry = await latest_audit(bot_database, server)
+    assert (entry.action, entry.entity_id, entry.actor_id) == (
+        "config.set",
+        "modlog_channel_id",
+        server.admin.id,
+    )
+    assert (entry.before, entry.after) == (None, {"value": server.mod_log.id})
+
+    shown = await admin_runs(emulator, server, "config", subcommand="show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Mod log"] == f"<#{server.mod_log.id}>"
+
+
+async def test_settings_the_bot_cannot_use_are_refused(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    before = await latest_audit(bot_database, server)
+    muted = next(c for c in emulator.world.channels.values() if c.name == "read-only"
+                 and c.guild_id == server.guild.id)  # fmt: skip
+    refused = await admin_runs(emulator, server, "config", {"channel": muted}, subcommand="modlog")
+    assert refused.content.startswith(f"I can't post in <#{muted.id}>: I need")
+
+    refused = await admin_runs(
+        emulator, server, "config", {"role": server.admin_role}, subcommand="mute-role"
+    )
+    assert refused.content.startswith(f"<@&{server.admin_role.id}> is not below my highest role")
+    refused = await admin_runs(
+        emulator, server, "config", {"duration": "forever"}, subcommand="warn-expiry"
+    )
+    assert "is not a duration" in refused.content
+    assert await latest_audit(bot_database, server) == before  # nothing was stored
+
+
+async def test_dm_switches_and_appeal_text_shape_what_members_hear(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    quiet, told = members.take(), members.take()
+    await admin_runs(
+        emulator, server, "config", {"action": "kick", "enabled": False}, subcommand="dm-notify"
+    )
+    await admin_runs(
+        emulator, server, "config", {"text": "Appeal at https://appeal.example"},
+        subcommand="appeal",
+    )  # fmt: skip
+    await admin_runs(emulator, server, "kick", {"member": quiet}, by=server.moderator)
+    assert emulator.dms_to(quiet) == []
+
+    await admin_runs(emulator, server, "ban", {"user": told}, by=server.moderator)
+    assert "Appeal at https://appeal.example" in emulator.dms_to(told)[0].content
+    await admin_runs(emulator, server, "config", {"key": "dm_on_kick"}, subcommand="reset")
+
+
+async def test_warn_expiry_applies_to_new_warnings(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members, bot_database: Database
+) -> None:
+    target = members.take()
+    reply = await admin_runs(
+        emulator, server, "config", {"duration": "1d"}, subcommand="warn-expiry"
+    )
+    assert reply.content == "New warnings stop counting after 1d."
+    await admin_runs(
+        emulator, server, "warn", {"member": target, "reason": "x"}, by=server.moderator
+    )
+    async with bot_database.autocommit() as uow:
+        [case] = await uow.cases.history(server.guild.id, target.id)
+    assert case.expires_at is not None
+    assert case.expires_at - case.created_at == timedelta(days=1)
+    await admin_runs(emulator, server, "config", {"duration": "off"}, subcommand="warn-expiry")
+
+
+async def test_moderator_roles_and_reset(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    role = server.member_role
+    added = await admin_runs(
+        emulator, server, "config", {"role": role}, group="moderator-role", subcommand="add"
+    )
+    assert added.content == f"<@&{role.id}> is now a moderator role."
+    again = await admin_runs(
+        emulator, server, "config", {"role": role}, group="moderator-role", subcommand="add"
+    )
+    assert again.content == f"<@&{role.id}> is already a moderator role."
+    shown = await admin_runs(emulator, server, "config", subcommand="show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Moderator roles"] == f"<@&{role.id}>"
+
+    await admin_runs(
+        emulator, server, "config", {"role": role}, group="moderator-role", subcommand="remove"
+    )
+    entry = await latest_audit(bot_database, server)
+    assert (entry.before, entry.after) == ({"value": [role.id]}, {"value": []})
+
+    reset = await admin_runs(emulator, server, "config", {"key": "appeal_text"}, subcommand="reset")
+    assert reset.content == "`appeal_text` is back to its default."
+    entry = await latest_audit(bot_database, server)
+    assert (entry.action, entry.before, entry.after) == (
+        "config.reset",
+        {"value": "Appeal at https://appeal.example"},
+        None,
+    )
+
+
+async def test_features_switch_behaviour_off_and_on(
+    emulator: DiscordEmulator,
+    server: StandardGuild,
+    members: Members,
+    bot_database: Database,
+) -> None:
+    listed = await admin_runs(emulator, server, "feature", subcommand="list")
+    assert "**ui_capture** (on)" in listed.content
+
+    await admin_runs(emulator, server, "feature", {"name": "ui_capture"}, subcommand="disable")
+    entry = await latest_audit(bot_database, server)
+    assert (entry.action, entry.entity_id, entry.before, entry.after) == (
+        "feature.set",
+        "ui_capture",
+        {"enabled": True},
+        {"enabled": False},
+    )
+    ignored, recorded = members.take(), members.take()
+    await emulator.ui_kick(server.guild, server.admin, ignored)
+    await admin_runs(emulator, server, "feature", {"name": "ui_capture"}, subcommand="enable")
+    await emulator.ui_kick(server.guild, server.admin, recorded)
+
+    for _ in range(50):
+        async with bot_database.autocommit() as uow:
+            seen = await uow.cases.history(server.guild.id, recorded.id)
+            skipped = await uow.cases.history(server.guild.id, ignored.id)
+        if seen:
+            break
+        await asyncio.sleep(0.1)
+    assert [c.type for c in seen] == [CaseType.KICK]
+    assert skipped == []
+
+
+async def test_only_server_managers_see_config(
+    emulator: DiscordEmulator, server: StandardGuild
+) -> None:
+    """Discord hides commands behind default_member_permissions (Manage Server)."""
+    with pytest.raises(PermissionError):
+        await emulator.send_slash_command(
+            server.guild, server.general, server.moderator, "config", subcommand="show"
+        )
