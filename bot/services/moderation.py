@@ -26,6 +26,8 @@ from db.unit_of_work import UnitOfWork
 MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
 #: A longer mute's timeout is renewed this long before it would lapse.
 RENEW_BEFORE = timedelta(days=1)
+#: What each rung of the escalation ladder does.
+LADDER = {CaseType.MUTE: Action.MUTE, CaseType.KICK: Action.KICK, CaseType.BAN: Action.BAN}
 #: Discord's bulk-ban endpoint takes at most this many users per request.
 BULK_BAN_CHUNK = 200
 #: The most messages a ban may delete, in seconds (7 days).
@@ -75,6 +77,7 @@ class ActionRequest:
     reason: str | None = None
     duration: timedelta | None = None
     delete_message_seconds: int = 0
+    related_number: int | None = None  # the case that triggered this one (escalation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,8 @@ class Outcome:
     dm_delivered: bool | None
     replaced: Case | None = None
     modlog_posted: bool = False
+    escalations: tuple[Outcome, ...] = ()  # actions the escalation ladder took
+    escalation_failures: tuple[str, ...] = ()
 
 
 class ModerationService:
@@ -159,9 +164,63 @@ class ModerationService:
             self._on_timer()
         entry = ModLogEntry(case, request.target_name, request.actor_name, dm_delivered)
         posted = await self._modlog.post(request.guild_id, entry)
-        return Outcome(
+        outcome = Outcome(
             case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
         )
+        if case.type is CaseType.WARN and config.enabled("escalation"):
+            escalations, failures = await self._escalate(request, case)
+            outcome = replace(outcome, escalations=escalations, escalation_failures=failures)
+        return outcome
+
+    async def _escalate(
+        self, request: ActionRequest, warning: Case
+    ) -> tuple[tuple[Outcome, ...], tuple[str, ...]]:
+        """Apply every rung this warning reaches, through the same path as a moderator.
+
+        A warning's count is its place among the member's warnings that still
+        count, numbered up to and including itself. Case numbers are allocated in
+        commit order, so that place is fixed however many warnings land at once,
+        and each rung fires for exactly one warning.
+        """
+        async with self._database.autocommit() as uow:
+            ladder = await uow.policies.list(request.guild_id)
+            if not ladder:
+                return (), ()
+            counting = await uow.cases.active_warnings(
+                request.guild_id, warning.target_id, now=warning.created_at
+            )
+        earlier = [w for w in counting if w.number <= warning.number]
+        done: list[Outcome] = []
+        failures: list[str] = []
+        for policy in ladder:
+            since = (
+                warning.created_at - timedelta(seconds=policy.window_seconds)
+                if policy.window_seconds
+                else None
+            )
+            count = sum(1 for w in earlier if since is None or w.created_at >= since)
+            if count != policy.threshold:
+                continue
+            duration = policy.duration_seconds
+            escalation = ActionRequest(
+                guild_id=request.guild_id,
+                guild_name=request.guild_name,
+                action=LADDER[policy.action],
+                scene=replace(request.scene, actor=request.scene.bot),
+                actor_name="Lockdown escalation",
+                target_name=request.target_name,
+                reason=f"{count} warnings reached policy #{policy.id} (case #{warning.number})",
+                duration=timedelta(seconds=duration) if duration else None,
+                related_number=warning.number,
+            )
+            try:
+                done.append(await self.act(escalation))
+            except LockdownError as error:
+                why = f"escalation to {policy.action.value} (policy #{policy.id}) failed: {error}"
+                failures.append(why)
+                note = ModLogEntry(warning, request.target_name, request.actor_name, None, why)
+                await self._modlog.post(request.guild_id, note)
+        return tuple(done), tuple(failures)
 
     async def massban(self, request: MassBanRequest) -> MassBanOutcome:
         """Ban many users with Discord's bulk-ban endpoint, 200 at a time; one case each.
@@ -288,6 +347,7 @@ class ModerationService:
             expires_at=expires_at,
             active=case_type in (CaseType.BAN, CaseType.MUTE, CaseType.WARN),
             dm_delivered=dm_delivered,
+            related_number=request.related_number,
             renew_at=(
                 now + MAX_TIMEOUT - RENEW_BEFORE
                 if case_type is CaseType.MUTE and expires_at and expires_at > now + MAX_TIMEOUT
@@ -301,7 +361,7 @@ class ModerationService:
         async with self._database.transaction() as uow:
             kind = lasting.get(case_type) or ending[case_type]
             previous = await self._end_active(uow, request, kind, now)
-            if previous is not None:
+            if previous is not None and request.related_number is None:
                 new = replace(new, related_number=previous.number)
             return await uow.cases.create(request.guild_id, new), previous
 

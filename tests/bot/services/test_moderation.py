@@ -1,126 +1,33 @@
-"""The moderation service on both backends, with Discord replaced at the edge.
-
-`RecordingGateway` stands in for Discord only: it records each call in order
-and fails the ones a test asks it to. Everything behind it is real.
-"""
+"""The moderation service on both backends, with Discord replaced at the edge."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from bot.cache import MemoryCache
-from bot.domain.config import GuildConfig
-from bot.domain.hierarchy import Action, Participant, Permission, Refused, Scene
+from bot.domain.hierarchy import Action, Participant, Refused, Scene
 from bot.domain.models import CaseType
-from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
+from bot.domain.ports import DiscordFailure
 from bot.services.config import ConfigService
 from bot.services.moderation import (
     MAX_TIMEOUT,
     ActionFailed,
-    ActionRequest,
     ModerationService,
     NothingToUndo,
 )
 from db.engine import Database
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-OWNER, MOD, BOT, MEMBER = 10, 20, 30, 40
-MODLOG = 555
-PERMS = Permission.BAN_MEMBERS | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS
-
-
-@dataclass
-class FixedClock:
-    at: datetime = NOW
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class RecordingGateway:
-    calls: list[tuple[object, ...]] = field(default_factory=list)
-    failures: dict[str, DiscordFailure] = field(default_factory=dict)
-    dm_open: bool = True
-
-    def _call(self, name: str, *args: object) -> None:
-        self.calls.append((name, *args))
-        if name in self.failures:
-            raise self.failures[name]
-
-    async def send_dm(self, user_id: int, text: str) -> bool:
-        self.calls.append(("dm", user_id, text))
-        return self.dm_open
-
-    async def ban(
-        self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
-    ) -> None:
-        self._call("ban", user_id, reason, delete_message_seconds)
-
-    async def unban(self, guild_id: int, user_id: int, *, reason: str) -> None:
-        self._call("unban", user_id, reason)
-
-    async def kick(self, guild_id: int, user_id: int, *, reason: str) -> None:
-        self._call("kick", user_id, reason)
-
-    async def timeout(
-        self, guild_id: int, user_id: int, *, until: datetime | None, reason: str
-    ) -> None:
-        self._call("timeout", user_id, until, reason)
-
-    async def bulk_ban(
-        self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
-    ) -> BulkBanResult:
-        self._call("bulk_ban", list(user_ids))
-        return BulkBanResult(banned=list(user_ids), failed=[])
-
-    async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
-        self.calls.append(("modlog", channel_id, entry.case.number, entry.case.type))
-        return True
-
-    def names(self) -> list[object]:
-        return [call[0] for call in self.calls]
-
-
-@pytest.fixture
-def gateway() -> RecordingGateway:
-    return RecordingGateway()
-
-
-@pytest.fixture
-def config(database: Database) -> ConfigService:
-    return ConfigService(database, MemoryCache[GuildConfig](), FixedClock())
-
-
-@pytest.fixture
-def service(
-    database: Database, gateway: RecordingGateway, config: ConfigService
-) -> ModerationService:
-    return ModerationService(database, gateway, config, FixedClock())
-
-
-def request(guild_id: int, action: Action, **changes: object) -> ActionRequest:
-    scene = Scene(
-        owner_id=OWNER,
-        actor=Participant(MOD, 5, PERMS),
-        bot=Participant(BOT, 10, PERMS),
-        target_id=MEMBER,
-        target=Participant(MEMBER, 1, 0),
-    )
-    values: dict[str, object] = {
-        "guild_id": guild_id,
-        "guild_name": "Test Guild",
-        "action": action,
-        "scene": scene,
-        "actor_name": "mod",
-        "target_name": "member",
-        "reason": "spam",
-    }
-    values.update(changes)
-    return ActionRequest(**values)  # type: ignore[arg-type]
+from tests.bot.services.edge import (
+    BOT,
+    MEMBER,
+    MOD,
+    MODLOG,
+    NOW,
+    OWNER,
+    PERMS,
+    RecordingGateway,
+    request,
+)
 
 
 async def test_ban_tells_the_member_first_then_bans_records_and_announces(

@@ -19,7 +19,7 @@ from bot.services.moderation import MAX_TIMEOUT, RENEW_BEFORE, ModerationService
 from bot.services.timers import RETRY_AFTER, BotIdentity, TimerService
 from db import migrate
 from db.engine import Database
-from tests.bot.services.test_moderation import (
+from tests.bot.services.edge import (
     MEMBER,
     NOW,
     FixedClock,
@@ -41,11 +41,6 @@ async def database(empty_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
 def services(
     database: Database, gateway: RecordingGateway, clock: FixedClock
 ) -> tuple[ModerationService, TimerService]:
@@ -55,11 +50,6 @@ def services(
         database, gateway, config, clock, identity=lambda: BOT, scope=lambda: ALL_SHARDS
     )
     return moderation, timers
-
-
-@pytest.fixture
-def gateway() -> RecordingGateway:
-    return RecordingGateway()
 
 
 async def test_a_temporary_ban_ends_once_on_time(
