@@ -19,26 +19,30 @@ from bot.discord_gateway import DiscordModerationGateway
 from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
 from bot.domain.shards import ShardScope
+from bot.services.audit import AuditService
 from bot.services.config import ConfigService
 from bot.services.container import Services
 from bot.services.moderation import ModerationService
+from bot.services.policies import PolicyService
 from bot.services.reconcile import ReconcileService
 from bot.services.timers import BotIdentity, TimerService
 from bot.settings import Settings
 from cogs._adapters import NO_MENTIONS
+from cogs.audit import AuditTrail
 from cogs.bans import Bans
 from cogs.cases import Cases
 from cogs.configuration import Configuration
 from cogs.kicks import Kicks
 from cogs.mutes import Mutes
 from cogs.notes import Notes
+from cogs.policies import Policies
 from cogs.reconciliation import Reconciliation
 from cogs.warnings import Warnings
 from db.engine import Database
 
 log = logging.getLogger(__name__)
 
-COGS = (Bans, Kicks, Mutes, Warnings, Notes, Cases, Configuration)
+COGS = (Bans, Kicks, Mutes, Warnings, Notes, Cases, Configuration, Policies, AuditTrail)
 
 
 class SystemClock:
@@ -114,7 +118,12 @@ class LockdownBot(commands.AutoShardedBot):
             bot_id=lambda: self._identity().id,
             on_timer=self.timers.wake,
         )
-        self.services = Services(config=config, moderation=moderation)
+        self.services = Services(
+            config=config,
+            moderation=moderation,
+            policies=PolicyService(database, self.clock),
+            audit=AuditService(database),
+        )
         self._background: set[asyncio.Task[None]] = set()
 
     def _identity(self) -> BotIdentity:

@@ -32,7 +32,12 @@ def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome
         parts.append(f"replaces case #{outcome.replaced.number}")
     if outcome.dm_delivered is not None:
         parts.append("DM delivered" if outcome.dm_delivered else "DM not delivered")
-    return " · ".join(parts)
+    lines = [" · ".join(parts)]
+    lines += [
+        f"Escalated: {e.case.type.value} · case #{e.case.number}" for e in outcome.escalations
+    ]
+    lines += [f"Escalation failed: {why}" for why in outcome.escalation_failures]
+    return "\n".join(lines)
 
 
 async def run_action(

@@ -62,6 +62,12 @@ class Warnings(commands.Cog):
         )
         await reply(
             interaction,
-            f"Pardoned case #{case} ({target.type.value}) · case #{outcome.case.number}",
+            "\n".join(
+                [f"Pardoned case #{case} ({target.type.value}) · case #{outcome.case.number}"]
+                + [
+                    f"The {c.type.value} of case #{c.number} stays in force."
+                    for c in outcome.still_in_force
+                ]
+            ),
             ephemeral=True,
         )

@@ -111,6 +111,7 @@ class Outcome:
     modlog_posted: bool = False
     escalations: tuple[Outcome, ...] = ()  # actions the escalation ladder took
     escalation_failures: tuple[str, ...] = ()
+    still_in_force: tuple[Case, ...] = ()  # punishments a pardon did not lift
 
 
 class ModerationService:
@@ -482,9 +483,26 @@ class ModerationService:
                 after={"active": False, "pardon_case": pardon.number},
                 now=now,
             )
-        entry = ModLogEntry(pardon, target_name, actor_name, None, note=f"pardons case #{number}")
+        standing: list[Case] = []
+        if case.type is CaseType.WARN:
+            # Fewer warnings never lift a punishment by themselves; say so on the record.
+            async with self._database.autocommit() as uow:
+                for kind in (CaseType.BAN, CaseType.MUTE):
+                    if found := await uow.cases.active(guild_id, case.target_id, kind):
+                        standing.append(found)
+        note = "; ".join(
+            [f"pardons case #{number}"]
+            + [f"the {c.type.value} of case #{c.number} stays in force" for c in standing]
+        )
+        entry = ModLogEntry(pardon, target_name, actor_name, None, note=note)
         posted = await self._modlog.post(guild_id, entry)
-        return Outcome(case=pardon, dm_delivered=None, replaced=ended, modlog_posted=posted)
+        return Outcome(
+            case=pardon,
+            dm_delivered=None,
+            replaced=ended,
+            modlog_posted=posted,
+            still_in_force=tuple(standing),
+        )
 
 
 def dm_text(

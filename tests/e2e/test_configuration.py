@@ -202,3 +202,59 @@ async def test_only_server_managers_see_config(
         await emulator.send_slash_command(
             server.guild, server.general, server.moderator, "config", subcommand="show"
         )
+
+
+async def test_policies_escalate_warnings_through_discord(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members, bot_database: Database
+) -> None:
+    target = members.take()
+    added = await admin_runs(
+        emulator, server, "policy", {"threshold": 2, "action": "mute", "duration": "1h"},
+        subcommand="add",
+    )  # fmt: skip
+    assert added.content.startswith("Added **#")
+    assert "at 2 warnings: mute for 1h" in added.content
+    refused = await admin_runs(
+        emulator, server, "policy", {"threshold": 2, "action": "kick"}, subcommand="add"
+    )
+    assert refused.content == "there is already a policy at 2 warnings"
+    listed = await admin_runs(emulator, server, "policy", subcommand="list")
+    assert "at 2 warnings: mute for 1h" in listed.content
+
+    await admin_runs(
+        emulator, server, "warn", {"member": target, "reason": "1"}, by=server.moderator
+    )
+    second = await admin_runs(
+        emulator, server, "warn", {"member": target, "reason": "2"}, by=server.moderator
+    )
+    assert "\nEscalated: mute · case #" in second.content
+    assert emulator.timeout_until(server.guild, target) is not None
+    async with bot_database.autocommit() as uow:
+        mute, warning, _ = await uow.cases.history(server.guild.id, target.id)
+    assert (mute.type, mute.moderator_id, mute.related_number) == (
+        CaseType.MUTE,
+        emulator.world.bot.id,
+        warning.number,
+    )
+
+    pardoned = await admin_runs(
+        emulator, server, "pardon", {"case": warning.number}, by=server.moderator
+    )
+    assert f"The mute of case #{mute.number} stays in force." in pardoned.content
+    assert emulator.timeout_until(server.guild, target) is not None
+
+    policy_id = int(added.content.split("**#", 1)[1].split("**", 1)[0])
+    removed = await admin_runs(emulator, server, "policy", {"id": policy_id}, subcommand="remove")
+    assert removed.content.startswith(f"Removed **#{policy_id}**")
+
+
+async def test_audit_recent_shows_who_changed_what(
+    emulator: DiscordEmulator, server: StandardGuild
+) -> None:
+    await admin_runs(emulator, server, "feature", {"name": "mute_renewal"}, subcommand="disable")
+    await admin_runs(emulator, server, "feature", {"name": "mute_renewal"}, subcommand="enable")
+    recent = await admin_runs(emulator, server, "audit", {"limit": 2}, subcommand="recent")
+    newest, older = recent.content.splitlines()
+    assert f"`{server.admin.id}` **feature.set** feature `mute_renewal`" in newest
+    assert '{"enabled": false} → {"enabled": true}' in newest
+    assert '{"enabled": true} → {"enabled": false}' in older
