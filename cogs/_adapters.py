@@ -15,6 +15,7 @@ def participant(member: discord.Member) -> Participant:
         id=member.id,
         top_role_position=member.top_role.position,
         permissions=member.guild_permissions.value,
+        role_ids=frozenset(role.id for role in member.roles),
     )
 
 

@@ -7,6 +7,7 @@ moderator a precise reason and leaves nothing half-done.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.errors import LockdownError
@@ -50,6 +51,13 @@ BOT_NEEDS = {
     Action.UNMUTE: Permission.MODERATE_MEMBERS,
 }
 
+#: What a moderator needs to ask for each action (unless they hold a moderator role).
+ACTOR_NEEDS = {
+    **BOT_NEEDS,
+    Action.WARN: Permission.MODERATE_MEMBERS,
+    Action.NOTE: Permission.MODERATE_MEMBERS,
+}
+
 PERMISSION_NAMES = {
     Permission.BAN_MEMBERS: "Ban Members",
     Permission.KICK_MEMBERS: "Kick Members",
@@ -64,6 +72,7 @@ class Participant:
     id: int
     top_role_position: int
     permissions: int
+    role_ids: frozenset[int] = frozenset()
 
     def has(self, permission: Permission) -> bool:
         return bool(self.permissions & (permission | Permission.ADMINISTRATOR))
@@ -88,9 +97,19 @@ class Refused(LockdownError):
     """The action must not be attempted; the message is for the moderator."""
 
 
-def preflight(action: Action, scene: Scene) -> None:
-    """Raise `Refused` with a precise reason, or return if the action may go ahead."""
+def preflight(action: Action, scene: Scene, moderator_roles: Iterable[int] = ()) -> None:
+    """Raise `Refused` with a precise reason, or return if the action may go ahead.
+
+    The moderator needs the action's Discord permission or one of the guild's
+    moderator roles; the bot always needs the permission itself.
+    """
     verb = action.verb
+    required = ACTOR_NEEDS[action]
+    if not scene.actor.has(required) and not scene.actor.role_ids & set(moderator_roles):
+        raise Refused(
+            f"You need the {PERMISSION_NAMES[required]} permission or a moderator role "
+            f"to {verb} members."
+        )
     if scene.target_id == scene.actor.id:
         raise Refused(f"You can't {verb} yourself.")
     if scene.target_id == scene.bot.id:

@@ -134,12 +134,12 @@ class ModerationService:
     async def act(self, request: ActionRequest) -> Outcome:
         """Carry out one action end to end; raises a `LockdownError` with a clear message."""
         reason = clean_reason(request.reason)
-        preflight(request.action, request.scene)
+        config = await self._config.get(request.guild_id)
+        preflight(request.action, request.scene, config.moderator_role_ids)
         if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
             raise ActionFailed("Messages can be deleted for up to 7 days.")
         if request.action is Action.MUTE and request.duration is None:
             raise ActionFailed("A mute needs a duration.")
-        config = await self._config.get(request.guild_id)
         now = self._clock.now()
         duration = request.duration
         if request.action is Action.WARN and config.warn_expiry_seconds:
@@ -232,12 +232,13 @@ class ModerationService:
         reason = clean_reason(request.reason)
         if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
             raise ActionFailed("Messages can be deleted for up to 7 days.")
+        moderator_roles = (await self._config.get(request.guild_id)).moderator_role_ids
         failed: dict[int, str] = {}
         eligible: list[int] = []
         for user_id, member in request.targets.items():
             scene = Scene(request.owner_id, request.actor, request.bot, user_id, member)
             try:
-                preflight(Action.BAN, scene)
+                preflight(Action.BAN, scene, moderator_roles)
             except Refused as refusal:
                 failed[user_id] = str(refusal)
                 continue

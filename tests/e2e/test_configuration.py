@@ -26,6 +26,7 @@ async def admin_runs(
     subcommand: str | None = None,
     group: str | None = None,
     by: User | None = None,
+    check_permissions: bool = True,
 ) -> Message:
     handle = await emulator.send_slash_command(
         server.guild,
@@ -35,6 +36,7 @@ async def admin_runs(
         options or {},
         subcommand=subcommand,
         group=group,
+        check_permissions=check_permissions,
     )
     reply = await handle.wait_final(timeout=15)
     assert reply.ephemeral
@@ -258,3 +260,33 @@ async def test_audit_recent_shows_who_changed_what(
     assert f"`{server.admin.id}` **feature.set** feature `mute_renewal`" in newest
     assert '{"enabled": false} → {"enabled": true}' in newest
     assert '{"enabled": true} → {"enabled": false}' in older
+
+
+async def test_moderator_roles_let_members_moderate(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    """Admins open a command to a role in Discord's Integrations settings (so Discord
+    shows it); the bot then lets the role use it only while it is a moderator role."""
+    helper = members.take()
+    newbie = emulator.world.add_user("newbie")
+    await emulator.member_join(server.guild, newbie)
+
+    async def helper_warns() -> str:
+        reply = await admin_runs(
+            emulator, server, "warn", {"member": newbie, "reason": "spam"},
+            by=helper, check_permissions=False,
+        )  # fmt: skip
+        return reply.content
+
+    assert await helper_warns() == (
+        "You need the Timeout Members permission or a moderator role to warn members."
+    )
+    role = server.member_role
+    await admin_runs(
+        emulator, server, "config", {"role": role}, group="moderator-role", subcommand="add"
+    )
+    assert (await helper_warns()).startswith("Warned newbie")
+    await admin_runs(
+        emulator, server, "config", {"role": role}, group="moderator-role", subcommand="remove"
+    )
+    assert (await helper_warns()).startswith("You need the Timeout Members permission")

@@ -76,7 +76,7 @@ def test_refusals_are_precise(action: Action, changes: dict[str, object], messag
 
 
 def test_the_owner_outranks_everyone_but_the_bot_must_still_outrank_the_target() -> None:
-    owner = Participant(OWNER, 0, 0)
+    owner = Participant(OWNER, 0, Permission.ADMINISTRATOR)  # owners hold every permission
     preflight(Action.KICK, scene(actor=owner, target=Participant(TARGET, 5, 0)))
     with pytest.raises(Refused, match="My highest role"):
         preflight(Action.KICK, scene(actor=owner, target=Participant(TARGET, 11, 0)))
@@ -96,3 +96,13 @@ def test_notes_and_warnings_need_no_bot_permission() -> None:
     no_permissions = Participant(BOT, 0, 0)
     preflight(Action.NOTE, scene(bot_member=no_permissions))
     preflight(Action.WARN, scene(bot_member=no_permissions))
+
+
+def test_the_moderator_needs_the_permission_or_a_moderator_role() -> None:
+    helper = Participant(ACTOR, 5, 0, role_ids=frozenset({77}))
+    with pytest.raises(Refused, match="You need the Ban Members permission or a moderator role"):
+        preflight(Action.BAN, scene(actor=helper))
+    with pytest.raises(Refused, match="You need the Timeout Members permission"):
+        preflight(Action.WARN, scene(actor=helper), moderator_roles=[78])
+    preflight(Action.BAN, scene(actor=helper), moderator_roles=[77])
+    preflight(Action.WARN, scene(actor=helper), moderator_roles={76, 77})
