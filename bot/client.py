@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -15,6 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cache import MemoryCache
+from bot.clock import SystemClock
 from bot.discord_gateway import DiscordModerationGateway
 from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
@@ -22,6 +23,7 @@ from bot.domain.shards import ShardScope
 from bot.services.audit import AuditService
 from bot.services.config import ConfigService
 from bot.services.container import Services
+from bot.services.data import DataService
 from bot.services.moderation import ModerationService
 from bot.services.policies import PolicyService
 from bot.services.reconcile import ReconcileService
@@ -42,12 +44,8 @@ from db.engine import Database
 
 log = logging.getLogger(__name__)
 
+RETENTION_SWEEP = timedelta(hours=1)
 COGS = (Bans, Kicks, Mutes, Warnings, Notes, Cases, Configuration, Policies, AuditTrail)
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def intents() -> discord.Intents:
@@ -124,6 +122,7 @@ class LockdownBot(commands.AutoShardedBot):
             policies=PolicyService(database, self.clock),
             audit=AuditService(database),
         )
+        self.data = DataService(database, config, self.clock)
         self._background: set[asyncio.Task[None]] = set()
 
     def _identity(self) -> BotIdentity:
@@ -142,6 +141,7 @@ class LockdownBot(commands.AutoShardedBot):
         await self.add_cog(Reconciliation(self, self.reconcile))
         await self.sync_commands()
         self._start(self._run_timers())
+        self._start(self._purge_departed_guilds())
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work, keeping a reference so it is neither collected nor lost."""
@@ -152,6 +152,18 @@ class LockdownBot(commands.AutoShardedBot):
     async def _run_timers(self) -> None:
         await self.wait_until_ready()  # timers act through the guild cache
         await self.timers.run()
+
+    async def _purge_departed_guilds(self) -> None:
+        """Hourly: forget guilds the bot left longer ago than their retention period."""
+        while True:
+            try:
+                await self.data.purge_departed()
+            except Exception:
+                log.exception("retention purge failed; trying again next hour")
+            await asyncio.sleep(RETENTION_SWEEP.total_seconds())
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.data.left(guild.id)
 
     async def close(self) -> None:
         """Let in-flight timers finish recording what they did on Discord, then stop."""

@@ -66,3 +66,10 @@ class AuditRepository:
             .limit(limit)
         )
         return [_to_entry(row) for row in result]
+
+    async def all(self, guild_id: int) -> list[AuditEntry]:
+        """Every entry of the guild, oldest first (for exports)."""
+        result = await self._connection.execute(
+            select(*_COLUMNS).where(entries.c.guild_id == guild_id).order_by(entries.c.id)
+        )
+        return [_to_entry(row) for row in result]

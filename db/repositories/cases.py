@@ -182,6 +182,13 @@ class CaseRepository:
         result = await self._connection.execute(query)
         return [_to_case(row) for row in result]
 
+    async def all(self, guild_id: int) -> list[Case]:
+        """Every case of the guild, oldest first (for exports)."""
+        result = await self._connection.execute(
+            select(*_CASE_COLUMNS).where(cases.c.guild_id == guild_id).order_by(cases.c.number)
+        )
+        return [_to_case(row) for row in result]
+
     async def count_for_target(self, guild_id: int, target_id: int) -> int:
         result = await self._connection.execute(
             select(func.count())

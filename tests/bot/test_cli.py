@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.domain.models import CaseType, NewCase
 from db import migrate
+from db.engine import Database
 from db.migrate import ROOT
 
 LOCKDOWN = [sys.executable, "-m", "bot.cli"]
@@ -114,3 +119,38 @@ def test_an_unreachable_database_is_one_clear_line(tmp_path: Path, url: str) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("lockdown: cannot use the database in DATABASE_URL: ")
+
+
+async def test_data_export_and_purge(empty_url: str, tmp_path: Path) -> None:
+    await asyncio.to_thread(migrate.upgrade, empty_url)
+    database = Database(empty_url)
+    now = datetime.now(UTC)
+    async with database.transaction() as uow:
+        await uow.guilds.record_join(42, "exported", now=now)
+        await uow.settings.set(42, "appeal_text", "mail us", actor_id=1, now=now)
+    await database.record_case(42, NewCase(CaseType.NOTE, 7, 1, now, reason="hello"))
+    await database.dispose()
+
+    out = tmp_path / "guild.jsonl"
+    exported = await arun([*LOCKDOWN, "data", "export", "--guild", "42", "--output", str(out)],
+                          tmp_path, DATABASE_URL=empty_url)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["kind"] for r in lines] == ["guild", "setting", "case"]
+    assert lines[2]["reason"] == "hello"
+
+    unconfirmed = await arun([*LOCKDOWN, "data", "purge", "--guild", "42"], tmp_path,
+                             DATABASE_URL=empty_url)  # fmt: skip
+    assert unconfirmed.returncode == 2
+    assert "pass --yes" in unconfirmed.stderr
+    purged = await arun([*LOCKDOWN, "data", "purge", "--guild", "42", "--yes"], tmp_path,
+                        DATABASE_URL=empty_url)  # fmt: skip
+    assert purged.returncode == 0, purged.stderr
+    again = await arun([*LOCKDOWN, "data", "export", "--guild", "42"], tmp_path,
+                       DATABASE_URL=empty_url)  # fmt: skip
+    assert again.returncode == 1
+    assert again.stderr.strip() == "lockdown: no data is kept for guild 42"
+
+
+async def arun(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(run, args, cwd, **env)

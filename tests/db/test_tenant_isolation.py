@@ -57,6 +57,7 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
             }
         ),
     ),
+    "cases.all": (lambda u, g, a: u.cases.all(g), st.just({})),
     "cases.get": (lambda u, g, a: u.cases.get(g, a["n"]), st.fixed_dictionaries({"n": NUMBERS})),
     "cases.require": (
         lambda u, g, a: u.cases.require(g, a["n"]),
@@ -180,6 +181,7 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         ),
         st.just({}),
     ),
+    "audit.all": (lambda u, g, a: u.audit.all(g), st.just({})),
     "audit.recent": (
         lambda u, g, a: u.audit.recent(g, limit=a["limit"]),
         st.fixed_dictionaries({"limit": st.integers(1, 20)}),
