@@ -117,6 +117,12 @@ class DiscordModerationGateway:
             )
         )
 
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        await _discord(self._client.http.add_role(guild_id, user_id, role_id, reason=reason))
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        await _discord(self._client.http.remove_role(guild_id, user_id, role_id, reason=reason))
+
     async def bulk_ban(
         self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
     ) -> BulkBanResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from bot.domain.hierarchy import Participant, Scene
-from bot.domain.models import Case
+from bot.domain.models import LASTING_TYPES, Case
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -48,6 +48,8 @@ def describe(case: Case) -> str:
         state = f" · until <t:{int(case.expires_at.timestamp())}:R>"
     elif case.active:
         state = " · active"
+    elif case.expires_at is not None and case.type in LASTING_TYPES:
+        state = " · expired"
     reason = case.reason or "no reason given"
     if len(reason) > 80:
         reason = reason[:79] + "…"

@@ -12,18 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
 from bot.domain.hierarchy import Action, Participant, Refused, Scene, preflight
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, clean_reason
+from bot.services import mutes
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
+from bot.services.mutes import MAX_TIMEOUT
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 
-#: Discord rejects a timeout of 28 days or more; stay clear of clock drift.
-MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
 #: A longer mute's timeout is renewed this long before it would lapse.
 RENEW_BEFORE = timedelta(days=1)
 #: What each rung of the escalation ladder does.
@@ -155,12 +156,19 @@ class ModerationService:
         if notify and request.action in DM_FIRST:
             dm_delivered = await self._notify(request, reason, expires_at, config.appeal_text)
 
-        await self._apply(request, reason, now, expires_at)
+        await self._apply(request, config, reason, now, expires_at)
 
         if notify and request.action not in DM_FIRST:
             dm_delivered = await self._notify(request, reason, expires_at, None)
 
-        case, replaced = await self._record(request, reason, now, expires_at, dm_delivered)
+        case, replaced = await self._record(
+            request,
+            config,
+            reason=reason,
+            now=now,
+            expires_at=expires_at,
+            dm_delivered=dm_delivered,
+        )
         if case.expires_at is not None:
             self._on_timer()
         entry = ModLogEntry(case, request.target_name, request.actor_name, dm_delivered)
@@ -295,7 +303,12 @@ class ModerationService:
         return cases
 
     async def _apply(
-        self, request: ActionRequest, reason: str | None, now: datetime, expires: datetime | None
+        self,
+        request: ActionRequest,
+        config: GuildConfig,
+        reason: str | None,
+        now: datetime,
+        expires: datetime | None,
     ) -> None:
         audit = audit_reason(request.actor_name, request.scene.actor.id, reason)
         guild, target = request.guild_id, request.scene.target_id
@@ -322,10 +335,12 @@ class ModerationService:
                     await self._gateway.kick(guild, target, reason=audit)
                 case Action.MUTE:
                     assert expires is not None
-                    until = min(expires, now + MAX_TIMEOUT)
-                    await self._gateway.timeout(guild, target, until=until, reason=audit)
+                    await mutes.impose(
+                        self._gateway, config, guild, target,
+                        expires_at=expires, now=now, reason=audit,
+                    )  # fmt: skip
                 case Action.UNMUTE:
-                    await self._gateway.timeout(guild, target, until=None, reason=audit)
+                    await mutes.lift(self._gateway, config, guild, target, reason=audit)
                 case Action.WARN | Action.NOTE:
                     pass
         except DiscordFailure as failure:
@@ -334,6 +349,8 @@ class ModerationService:
     async def _record(
         self,
         request: ActionRequest,
+        config: GuildConfig,
+        *,
         reason: str | None,
         now: datetime,
         expires_at: datetime | None,
@@ -352,7 +369,10 @@ class ModerationService:
             related_number=request.related_number,
             renew_at=(
                 now + MAX_TIMEOUT - RENEW_BEFORE
-                if case_type is CaseType.MUTE and expires_at and expires_at > now + MAX_TIMEOUT
+                if case_type is CaseType.MUTE
+                and expires_at
+                and expires_at > now + MAX_TIMEOUT
+                and not mutes.uses_role(config, expires_at, now)
                 else None
             ),
         )
@@ -451,7 +471,8 @@ class ModerationService:
             if case.type is CaseType.BAN:
                 await self._gateway.unban(guild_id, case.target_id, reason=audit)
             elif case.type is CaseType.MUTE:
-                await self._gateway.timeout(guild_id, case.target_id, until=None, reason=audit)
+                config = await self._config.get(guild_id)
+                await mutes.lift(self._gateway, config, guild_id, case.target_id, reason=audit)
         except DiscordFailure as failure:
             if failure.status != 404:  # already lifted on Discord: just record it
                 action = Action.UNBAN if case.type is CaseType.BAN else Action.UNMUTE

@@ -26,8 +26,8 @@ from bot.domain.errors import AlreadyActive, DuplicateAuditEntry
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, moderator_from_audit_reason
+from bot.services import mutes
 from bot.services.config import ConfigService
-from bot.services.moderation import MAX_TIMEOUT
 from bot.services.modlog import ModLog
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
@@ -138,11 +138,14 @@ class ReconcileService:
             mute = await uow.cases.active(guild_id, user_id, CaseType.MUTE)
         if mute is None or mute.expires_at is None or mute.expires_at <= now:
             return False
-        until = min(mute.expires_at, now + MAX_TIMEOUT)
         bot_id = self._bot_id()
         reason = audit_reason("Lockdown", bot_id, f"re-applying the mute of case #{mute.number}")
+        config = await self._config.get(guild_id)
         try:
-            await self._gateway.timeout(guild_id, user_id, until=until, reason=reason)
+            await mutes.impose(
+                self._gateway, config, guild_id, user_id,
+                expires_at=mute.expires_at, now=now, reason=reason,
+            )  # fmt: skip
         except DiscordFailure as failure:
             log.warning("could not re-mute %s in guild %s: %s", user_id, guild_id, failure)
             return False

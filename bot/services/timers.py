@@ -25,9 +25,11 @@ from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason
 from bot.domain.shards import ShardScope
+from bot.services import mutes
 from bot.services.config import ConfigService
-from bot.services.moderation import MAX_TIMEOUT, RENEW_BEFORE
+from bot.services.moderation import RENEW_BEFORE
 from bot.services.modlog import ModLog
+from bot.services.mutes import MAX_TIMEOUT
 from db.engine import Database
 from db.repositories.timers import Timer, TimerKind, TimerQueue
 
@@ -170,8 +172,9 @@ class TimerService:
             if case.type is CaseType.BAN:
                 await self._gateway.unban(case.guild_id, case.target_id, reason=reason)
             else:
-                await self._gateway.timeout(
-                    case.guild_id, case.target_id, until=None, reason=reason
+                config = await self._config.get(case.guild_id)
+                await mutes.lift(
+                    self._gateway, config, case.guild_id, case.target_id, reason=reason
                 )
         except DiscordFailure as failure:
             if failure.status != 404:  # 404: already unbanned, or the member left

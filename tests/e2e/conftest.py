@@ -37,6 +37,7 @@ def server(emulator: DiscordEmulator) -> StandardGuild:
     # A channel whose overwrites keep the bot from posting, as an admin might set up.
     no_posting = Overwrite(built.bot_role.id, 0, deny=int(Permission.SEND_MESSAGES))
     emulator.world.add_channel(built.guild, "read-only", overwrites=[no_posting])
+    emulator.world.add_role(built.guild, "Muted", 1)  # for /config mute-role
     return built
 
 

@@ -290,3 +290,22 @@ async def test_moderator_roles_let_members_moderate(
         emulator, server, "config", {"role": role}, group="moderator-role", subcommand="remove"
     )
     assert (await helper_warns()).startswith("You need the Timeout Members permission")
+
+
+async def test_a_mute_role_carries_mutes_longer_than_a_timeout(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    target = members.take()
+    muted = next(r for r in server.guild.roles.values() if r.name == "Muted")
+    set_role = await admin_runs(emulator, server, "config", {"role": muted}, subcommand="mute-role")
+    assert set_role.content == f"The mute role is now <@&{muted.id}>."
+
+    await admin_runs(
+        emulator, server, "mute", {"member": target, "duration": "6w"}, by=server.moderator
+    )
+    assert emulator.timeout_until(server.guild, target) is None
+    assert muted.id in server.guild.members[target.id].role_ids
+
+    await admin_runs(emulator, server, "unmute", {"member": target}, by=server.moderator)
+    assert muted.id not in server.guild.members[target.id].role_ids
+    await admin_runs(emulator, server, "config", {"key": "mute_role_id"}, subcommand="reset")

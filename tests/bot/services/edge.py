@@ -58,6 +58,12 @@ class RecordingGateway:
     ) -> None:
         self._call("timeout", user_id, until, reason)
 
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        self._call("add_role", user_id, role_id)
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        self._call("remove_role", user_id, role_id)
+
     async def bulk_ban(
         self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
     ) -> BulkBanResult:

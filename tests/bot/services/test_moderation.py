@@ -11,11 +11,11 @@ from bot.domain.models import CaseType
 from bot.domain.ports import DiscordFailure
 from bot.services.config import ConfigService
 from bot.services.moderation import (
-    MAX_TIMEOUT,
     ActionFailed,
     ModerationService,
     NothingToUndo,
 )
+from bot.services.mutes import MAX_TIMEOUT
 from db.engine import Database
 from tests.bot.services.edge import (
     BOT,
@@ -195,3 +195,18 @@ async def test_bad_input_is_refused_before_anything_happens(
     with pytest.raises(Exception, match="the most is 1,000"):
         await service.act(request(guild_id, Action.WARN, reason="x" * 1001))
     assert gateway.calls == []
+
+
+async def test_with_a_mute_role_long_mutes_wear_the_role_instead(
+    service: ModerationService, config: ConfigService, gateway: RecordingGateway, guild_id: int
+) -> None:
+    await config.set(guild_id, "mute_role_id", 777, actor_id=MOD)
+    long = await service.act(request(guild_id, Action.MUTE, duration=timedelta(days=60)))
+    assert gateway.calls[0] == ("add_role", MEMBER, 777)
+    assert long.case.renew_at is None  # a role needs no renewal
+    await service.act(request(guild_id, Action.UNMUTE))
+    assert [c[0] for c in gateway.calls[-2:]] == ["timeout", "remove_role"]
+
+    gateway.calls.clear()
+    await service.act(request(guild_id, Action.MUTE, duration=timedelta(hours=1)))
+    assert gateway.calls[0][0] == "timeout"  # short mutes stay native timeouts

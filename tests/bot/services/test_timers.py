@@ -15,7 +15,8 @@ from bot.domain.models import CaseType, NewCase
 from bot.domain.ports import DiscordFailure
 from bot.domain.shards import ShardScope, shard_of
 from bot.services.config import ConfigService
-from bot.services.moderation import MAX_TIMEOUT, RENEW_BEFORE, ModerationService
+from bot.services.moderation import RENEW_BEFORE, ModerationService
+from bot.services.mutes import MAX_TIMEOUT
 from bot.services.timers import RETRY_AFTER, BotIdentity, TimerService
 from db import migrate
 from db.engine import Database
