@@ -43,9 +43,10 @@ async def admin_runs(
     return reply
 
 
-async def latest_audit(database: Database, server: StandardGuild) -> AuditEntry:
+async def latest_audit(database: Database, server: StandardGuild) -> AuditEntry | None:
     async with database.autocommit() as uow:
-        return (await uow.audit.recent(server.guild.id, limit=1))[0]
+        newest = await uow.audit.recent(server.guild.id, limit=1)
+    return newest[0] if newest else None
 
 
 async def test_show_lists_defaults_then_changes(
@@ -62,6 +63,7 @@ async def test_show_lists_defaults_then_changes(
     )
     assert reply.content == f"Cases will be announced in <#{server.mod_log.id}>."
     entry = await latest_audit(bot_database, server)
+    assert entry is not None
     assert (entry.action, entry.entity_id, entry.actor_id) == (
         "config.set",
         "modlog_channel_id",
@@ -151,11 +153,13 @@ async def test_moderator_roles_and_reset(
         emulator, server, "config", {"role": role}, group="moderator-role", subcommand="remove"
     )
     entry = await latest_audit(bot_database, server)
+    assert entry is not None
     assert (entry.before, entry.after) == ({"value": [role.id]}, {"value": []})
 
     reset = await admin_runs(emulator, server, "config", {"key": "appeal_text"}, subcommand="reset")
     assert reset.content == "`appeal_text` is back to its default."
     entry = await latest_audit(bot_database, server)
+    assert entry is not None
     assert (entry.action, entry.before, entry.after) == (
         "config.reset",
         {"value": "Appeal at https://appeal.example"},
@@ -174,6 +178,7 @@ async def test_features_switch_behaviour_off_and_on(
 
     await admin_runs(emulator, server, "feature", {"name": "ui_capture"}, subcommand="disable")
     entry = await latest_audit(bot_database, server)
+    assert entry is not None
     assert (entry.action, entry.entity_id, entry.before, entry.after) == (
         "feature.set",
         "ui_capture",
@@ -309,3 +314,25 @@ async def test_a_mute_role_carries_mutes_longer_than_a_timeout(
     await admin_runs(emulator, server, "unmute", {"member": target}, by=server.moderator)
     assert muted.id not in server.guild.members[target.id].role_ids
     await admin_runs(emulator, server, "config", {"key": "mute_role_id"}, subcommand="reset")
+
+
+async def test_more_refusals_leave_nothing_behind(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    before = await latest_audit(bot_database, server)
+    too_long = await admin_runs(
+        emulator, server, "config", {"text": "x" * 501}, subcommand="appeal"
+    )
+    assert too_long.content == "The appeal text must be 1 to 500 characters."
+    not_one = await admin_runs(
+        emulator, server, "config", {"role": server.admin_role},
+        group="moderator-role", subcommand="remove",
+    )  # fmt: skip
+    assert not_one.content == f"<@&{server.admin_role.id}> is not a moderator role."
+    unknown = await admin_runs(emulator, server, "policy", {"id": 999_999}, subcommand="remove")
+    assert unknown.content == "There is no policy #999999 in this server."
+    bad = await admin_runs(
+        emulator, server, "policy", {"threshold": 0, "action": "kick"}, subcommand="add"
+    )
+    assert bad.content == "The threshold must be between 1 and 50 warnings."
+    assert await latest_audit(bot_database, server) == before
