@@ -124,6 +124,7 @@ class LockdownBot(commands.AutoShardedBot):
         )
         self.data = DataService(database, config, self.clock)
         self._background: set[asyncio.Task[None]] = set()
+        self._timer_task: asyncio.Task[None] | None = None
 
     def _identity(self) -> BotIdentity:
         assert self.user is not None
@@ -140,14 +141,15 @@ class LockdownBot(commands.AutoShardedBot):
             await self.add_cog(cog(self.services))
         await self.add_cog(Reconciliation(self, self.reconcile))
         await self.sync_commands()
-        self._start(self._run_timers())
+        self._timer_task = self._start(self._run_timers())
         self._start(self._purge_departed_guilds())
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run background work, keeping a reference so it is neither collected nor lost."""
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def _run_timers(self) -> None:
         await self.wait_until_ready()  # timers act through the guild cache
@@ -166,12 +168,16 @@ class LockdownBot(commands.AutoShardedBot):
         await self.data.left(guild.id)
 
     async def close(self) -> None:
-        """Let in-flight timers finish recording what they did on Discord, then stop."""
+        """Let an in-flight timer finish recording what it did on Discord, then stop.
+
+        Other background work (the hourly retention sweep) holds nothing half-done
+        and is cancelled at once.
+        """
         self.timers.stop()
-        if self._background:
-            _, unfinished = await asyncio.wait(self._background, timeout=10)
-            for task in unfinished:
-                task.cancel()
+        if self._timer_task is not None and not self._timer_task.done():
+            await asyncio.wait({self._timer_task}, timeout=10)
+        for task in self._background:
+            task.cancel()
         await super().close()
 
     async def sync_commands(self) -> None:
