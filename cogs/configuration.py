@@ -189,7 +189,7 @@ class Configuration(commands.Cog):
     async def reset(self, interaction: discord.Interaction, key: str | None = None) -> None:
         guild_id, actor = _guild(interaction).id, interaction.user.id
         if key is None:
-            await self.services.config.reset_all(guild_id, actor_id=actor)
+            await self.services.config.reset(guild_id, actor_id=actor)
             await reply(interaction, "Every setting is back to its default.", ephemeral=True)
         else:
             await self.services.config.reset(guild_id, key, actor_id=actor)

@@ -47,37 +47,24 @@ class ConfigService:
             )
         return await self._reload(guild_id)
 
-    async def reset(self, guild_id: int, key: str, *, actor_id: int) -> GuildConfig:
-        """Forget what was set, so the registered default applies again."""
-        check_key(key)
+    async def reset(self, guild_id: int, key: str | None = None, *, actor_id: int) -> GuildConfig:
+        """Forget what was set (one key, or every key), so the defaults apply again."""
+        if key is not None:
+            check_key(key)
         async with self._database.transaction() as uow:
-            removed = await uow.settings.delete(guild_id, key)
-            if removed is not None:
-                await self._audit(
-                    uow,
-                    guild_id,
-                    actor_id,
-                    "config.reset",
-                    entity_id=key,
-                    before={"value": removed.value},
-                    after=None,
-                )
-        return await self._reload(guild_id)
-
-    async def reset_all(self, guild_id: int, *, actor_id: int) -> GuildConfig:
-        async with self._database.transaction() as uow:
-            for key in (await uow.settings.all(guild_id)).copy():
-                removed = await uow.settings.delete(guild_id, key)
-                assert removed is not None
-                await self._audit(
-                    uow,
-                    guild_id,
-                    actor_id,
-                    "config.reset",
-                    entity_id=key,
-                    before={"value": removed.value},
-                    after=None,
-                )
+            keys = [key] if key is not None else list(await uow.settings.all(guild_id))
+            for name in keys:
+                removed = await uow.settings.delete(guild_id, name)
+                if removed is not None:
+                    await self._audit(
+                        uow,
+                        guild_id,
+                        actor_id,
+                        "config.reset",
+                        entity_id=name,
+                        before={"value": removed.value},
+                        after=None,
+                    )
         return await self._reload(guild_id)
 
     async def set_feature(

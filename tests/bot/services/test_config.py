@@ -1,0 +1,44 @@
+"""Configuration writes on both backends: defaults, resets, audit entries, the cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.config import DEFAULT_CONFIG, UnknownSetting
+from bot.services.config import ConfigService
+from db.engine import Database
+from tests.bot.services.edge import MOD
+
+
+async def test_reset_everything_restores_defaults_and_audits_each_key(
+    config: ConfigService, database: Database, guild_id: int
+) -> None:
+    await config.set(guild_id, "appeal_text", "mail us", actor_id=MOD)
+    await config.set(guild_id, "retention_days", 7, actor_id=MOD)
+    assert (await config.get(guild_id)).retention_days == 7
+
+    assert await config.reset(guild_id, actor_id=MOD) == DEFAULT_CONFIG
+    async with database.autocommit() as uow:
+        resets = [
+            e for e in await uow.audit.recent(guild_id, limit=10) if e.action == "config.reset"
+        ]
+    assert sorted((e.entity_id, e.before["value"]) for e in resets if e.before) == [
+        ("appeal_text", "mail us"),
+        ("retention_days", 7),
+    ]
+
+
+async def test_unknown_keys_are_refused(config: ConfigService, guild_id: int) -> None:
+    with pytest.raises(UnknownSetting, match="`colour` is not a setting"):
+        await config.set(guild_id, "colour", "red", actor_id=MOD)
+    with pytest.raises(UnknownSetting, match="`turbo` is not a feature"):
+        await config.set_feature(guild_id, "turbo", True, actor_id=MOD)
+
+
+async def test_reads_come_from_the_cache_until_a_write(
+    config: ConfigService, guild_id: int
+) -> None:
+    first = await config.get(guild_id)
+    assert await config.get(guild_id) is first  # served from memory
+    await config.set(guild_id, "dm_on_warn", False, actor_id=MOD)
+    assert (await config.get(guild_id)).dm_on("warn") is False
