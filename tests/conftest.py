@@ -15,6 +15,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from db import migrate
 from db.engine import Database
@@ -140,3 +142,16 @@ async def guild_id(database: Database, now: datetime) -> int:
     async with database.transaction() as uow:
         await uow.guilds.record_join(gid, "Test Guild", now=now)
     return gid
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    """A client of the test Redis server; tests namespace their keys themselves."""
+    client = Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        await client.aclose()
+        service_missing(f"Redis is not reachable at {REDIS_URL}: {error}")
+    yield client
+    await client.aclose()

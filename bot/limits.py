@@ -1,0 +1,190 @@
+"""Rate limits and cooldowns, shared through Redis or kept in this process.
+
+Both come in two implementations of one interface: Redis, so every process of
+the bot counts the same actions, and memory, for a single process without
+Redis. The Redis ones degrade to their memory twins while Redis is unreachable
+(logging once per outage) and return to Redis by themselves, so a Redis outage
+never blocks a command. Keys are namespaced `lockdown:<kind>:...` and expire.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = logging.getLogger(__name__)
+
+#: Errors that mean "Redis is not there right now", as opposed to a bug.
+REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
+
+
+def redis_for_commands(url: str) -> Redis:
+    """A client that gives up fast: a command must never wait long on Redis.
+
+    No retries with back-off (redis-py's default can hold a call for seconds
+    while Redis is down); short connect and read timeouts instead, after
+    which the callers fall back to this process.
+    """
+    return Redis.from_url(
+        url,
+        socket_timeout=0.25,
+        socket_connect_timeout=0.25,
+        retry=Retry(NoBackoff(), retries=0),
+        health_check_interval=0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to one rate-limit check."""
+
+    allowed: bool
+    remaining: int
+    retry_after: float  # seconds until the next action would be allowed (0 if allowed)
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window: float) -> Verdict:
+        """Count one action under `key` if fewer than `limit` happened in `window` seconds."""
+        ...
+
+
+class Cooldowns(Protocol):
+    async def start(self, key: str, seconds: float) -> float:
+        """Start a cooldown; 0 if it started, else the seconds left on the running one."""
+        ...
+
+
+class MemoryRateLimiter:
+    """A sliding-window log per key, for one process."""
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+
+    async def hit(self, key: str, *, limit: int, window: float) -> Verdict:
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and hits[0] <= now - window:
+            hits.popleft()
+        if len(hits) >= limit:
+            return Verdict(False, 0, hits[0] + window - now)
+        hits.append(now)
+        return Verdict(True, limit - len(hits), 0.0)
+
+
+class MemoryCooldowns:
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    async def start(self, key: str, seconds: float) -> float:
+        now = time.monotonic()
+        until = self._until.get(key, 0.0)
+        if until > now:
+            return until - now
+        self._until[key] = now + seconds
+        return 0.0
+
+
+# One round trip: drop hits older than the window, then count and maybe add.
+# Redis's own clock keeps every process on one timeline.
+_SLIDING_WINDOW = """
+local key, limit, window_ms = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
+local count = redis.call('ZCARD', key)
+if count < limit then
+    redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
+    redis.call('PEXPIRE', key, window_ms)
+    return {1, limit - count - 1, 0}
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {0, 0, tonumber(oldest[2]) + window_ms - now}
+"""
+
+
+class _Outage:
+    """Logs one warning when Redis goes away and one line when it is back."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self.down = False
+
+    def failed(self, error: Exception) -> None:
+        if not self.down:
+            log.warning("Redis unreachable (%s); %s fall back to this process", error, self._what)
+            self.down = True
+
+    def ok(self) -> None:
+        if self.down:
+            log.info("Redis is back; %s are shared again", self._what)
+            self.down = False
+
+
+class RedisRateLimiter:
+    """A sliding-window limiter: one EVALSHA per check, the script loaded once.
+
+    After a Redis restart the script cache is empty; the first NOSCRIPT reloads
+    it and retries, so callers never see it.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str = "lockdown:ratelimit:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._sha: str | None = None
+        self._fallback = MemoryRateLimiter()
+        self._outage = _Outage("rate limits")
+        # Members must be unique across every process adding to the same window.
+        self._members = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
+
+    async def hit(self, key: str, *, limit: int, window: float) -> Verdict:
+        try:
+            allowed, remaining, retry_ms = await self._evaluate(key, limit, window)
+        except REDIS_DOWN as error:
+            self._outage.failed(error)
+            return await self._fallback.hit(key, limit=limit, window=window)
+        self._outage.ok()
+        return Verdict(bool(allowed), int(remaining), max(0.0, int(retry_ms) / 1000))
+
+    async def _evaluate(self, key: str, limit: int, window: float) -> list[int]:
+        args = (self._prefix + key, limit, int(window * 1000), next(self._members))
+        if self._sha is None:
+            self._sha = await self._redis.script_load(_SLIDING_WINDOW)
+        try:
+            return await self._redis.evalsha(self._sha, 1, *args)  # type: ignore[no-any-return]
+        except redis_errors.NoScriptError:
+            self._sha = await self._redis.script_load(_SLIDING_WINDOW)
+            return await self._redis.evalsha(self._sha, 1, *args)  # type: ignore[no-any-return]
+
+
+class RedisCooldowns:
+    """A cooldown is a key that exists until it expires (`SET NX PX`)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "lockdown:cooldown:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._fallback = MemoryCooldowns()
+        self._outage = _Outage("cooldowns")
+
+    async def start(self, key: str, seconds: float) -> float:
+        name = self._prefix + key
+        try:
+            if await self._redis.set(name, 1, nx=True, px=max(1, int(seconds * 1000))):
+                self._outage.ok()
+                return 0.0
+            left_ms = await self._redis.pttl(name)
+        except REDIS_DOWN as error:
+            self._outage.failed(error)
+            return await self._fallback.start(key, seconds)
+        self._outage.ok()
+        return max(0.0, left_ms / 1000)
