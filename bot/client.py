@@ -20,6 +20,7 @@ from bot.discord_gateway import DiscordModerationGateway
 from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
 from bot.domain.shards import ShardScope
+from bot.limits import MemoryRateLimiter, RedisRateLimiter, redis_for_commands
 from bot.services.audit import AuditService
 from bot.services.config import ConfigService
 from bot.services.container import Services
@@ -105,8 +106,15 @@ class LockdownBot(commands.AutoShardedBot):
         self.timers = TimerService(
             database, gateway, config, self.clock, identity=self._identity, scope=self._scope
         )
+        # Shared by every process through Redis when there is one; per process otherwise.
+        self._redis = redis_for_commands(settings.redis_url) if settings.redis_url else None
         moderation = ModerationService(
-            database, gateway, config, self.clock, on_timer=self.timers.wake
+            database,
+            gateway,
+            config,
+            self.clock,
+            on_timer=self.timers.wake,
+            limiter=RedisRateLimiter(self._redis) if self._redis else MemoryRateLimiter(),
         )
         self.reconcile = ReconcileService(
             database,
@@ -179,6 +187,8 @@ class LockdownBot(commands.AutoShardedBot):
         for task in self._background:
             task.cancel()
         await super().close()
+        if self._redis is not None:
+            await self._redis.aclose()
 
     async def sync_commands(self) -> None:
         """Sync to the development guilds (instant) or globally, only if the tree changed.

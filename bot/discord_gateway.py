@@ -137,14 +137,21 @@ class DiscordModerationGateway:
             banned=[user.id for user in result.banned], failed=[user.id for user in result.failed]
         )
 
+    async def post_alert(self, channel_id: int, text: str) -> bool:
+        embed = discord.Embed(title="Alert", description=text, colour=discord.Colour.red())
+        return await self._post(channel_id, embed)
+
     async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
+        return await self._post(channel_id, modlog_embed(entry))
+
+    async def _post(self, channel_id: int, embed: discord.Embed) -> bool:
         channel = self._client.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel):
             log.warning("mod-log channel %s is not a text channel I can see", channel_id)
             return False
         try:
-            await channel.send(embed=modlog_embed(entry), allowed_mentions=NO_MENTIONS)
+            await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.warning("could not post case %s to the mod log: %s", entry.case.number, error)
+            log.warning("could not post %r to the mod log: %s", embed.title, error)
             return False
         return True

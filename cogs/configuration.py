@@ -50,6 +50,11 @@ def describe_config(config: GuildConfig) -> discord.Embed:
     )
     embed.add_field(name="Data kept after leaving", value=f"{config.retention_days} days")
     embed.add_field(
+        name="Anti-nuke",
+        value=f"{config.antinuke_actions} bans and kicks per "
+        f"{format_duration(timedelta(seconds=config.antinuke_window_seconds))}",
+    )
+    embed.add_field(
         name="Features",
         value="\n".join(f"{name}: {'on' if config.enabled(name) else 'off'}" for name in FEATURES),
         inline=False,
@@ -180,6 +185,26 @@ class Configuration(commands.Cog):
         await reply(
             interaction,
             f"New warnings stop counting after {format_duration(parsed)}.",
+            ephemeral=True,
+        )
+
+    @config.command(name="anti-nuke", description="How many bans and kicks a moderator may make")
+    @app_commands.describe(
+        actions="Bans and kicks allowed (1 to 1000)", window="Within how long, like 10m or 1h"
+    )
+    async def anti_nuke(
+        self,
+        interaction: discord.Interaction,
+        actions: app_commands.Range[int, 1, 1000],
+        window: str,
+    ) -> None:
+        seconds = int(parse_duration(window).total_seconds())
+        await self._set(interaction, "antinuke_actions", actions)
+        await self._set(interaction, "antinuke_window_seconds", seconds)
+        await reply(
+            interaction,
+            f"A moderator may now ban or kick {actions} members per "
+            f"{format_duration(timedelta(seconds=seconds))}.",
             ephemeral=True,
         )
 

@@ -42,6 +42,8 @@ class GuildConfig:
     moderator_role_ids: tuple[int, ...] = ()
     warn_expiry_seconds: int | None = None
     retention_days: int = 30
+    antinuke_actions: int = 10  # bans and kicks one moderator may make...
+    antinuke_window_seconds: int = 600  # ...within this many seconds
     disabled_features: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod

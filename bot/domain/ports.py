@@ -72,6 +72,10 @@ class ModerationGateway(Protocol):
         self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
     ) -> BulkBanResult: ...
 
+    async def post_alert(self, channel_id: int, text: str) -> bool:
+        """Post a warning for the moderators (no case); False if the post failed."""
+        ...
+
     async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
         """Post a case to the mod-log channel; False if the post failed."""
         ...

@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.config import GuildConfig
+from bot.domain.durations import format_duration
 from bot.domain.errors import LockdownError
 from bot.domain.hierarchy import Action, Participant, Refused, Scene, preflight
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, clean_reason
+from bot.limits import MemoryRateLimiter, RateLimiter
 from bot.services import mutes
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
@@ -27,6 +29,8 @@ from db.unit_of_work import UnitOfWork
 
 #: A longer mute's timeout is renewed this long before it would lapse.
 RENEW_BEFORE = timedelta(days=1)
+#: Actions the anti-nuke limit counts.
+PACED = {Action.BAN, Action.SOFTBAN, Action.KICK}
 #: What each rung of the escalation ladder does.
 LADDER = {CaseType.MUTE: Action.MUTE, CaseType.KICK: Action.KICK, CaseType.BAN: Action.BAN}
 #: Discord's bulk-ban endpoint takes at most this many users per request.
@@ -59,6 +63,10 @@ NOTIFIED = set(DM_SETTING)
 
 class ActionFailed(LockdownError):
     """Discord did not carry the action out; nothing was recorded."""
+
+
+class TooManyActions(LockdownError):
+    """The anti-nuke limit: one moderator banned or kicked too much too fast."""
 
 
 class NothingToUndo(LockdownError):
@@ -124,6 +132,7 @@ class ModerationService:
         clock: Clock,
         *,
         on_timer: Callable[[], None] = lambda: None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._database = database
         self._gateway = gateway
@@ -131,6 +140,7 @@ class ModerationService:
         self._clock = clock
         self._on_timer = on_timer  # tells the timer loop a new deadline exists
         self._modlog = ModLog(config, gateway)
+        self._limiter = limiter or MemoryRateLimiter()
 
     async def act(self, request: ActionRequest) -> Outcome:
         """Carry out one action end to end; raises a `LockdownError` with a clear message."""
@@ -141,6 +151,7 @@ class ModerationService:
             raise ActionFailed("Messages can be deleted for up to 7 days.")
         if request.action is Action.MUTE and request.duration is None:
             raise ActionFailed("A mute needs a duration.")
+        await self._check_pace(request, config)
         now = self._clock.now()
         duration = request.duration
         if request.action is Action.WARN and config.warn_expiry_seconds:
@@ -180,6 +191,46 @@ class ModerationService:
             escalations, failures = await self._escalate(request, case)
             outcome = replace(outcome, escalations=escalations, escalation_failures=failures)
         return outcome
+
+    async def _check_pace(self, request: ActionRequest, config: GuildConfig) -> None:
+        """Anti-nuke: refuse a moderator's ban or kick beyond the guild's limit.
+
+        A compromised or rogue account can empty a server in seconds; the limit
+        stops it, the mod log alerts the other moderators, and the audit trail
+        keeps the attempt. The bot's own escalations are not counted.
+        """
+        actor = request.scene.actor.id
+        if request.action not in PACED or actor == request.scene.bot.id:
+            return
+        window = config.antinuke_window_seconds
+        verdict = await self._limiter.hit(
+            f"{request.guild_id}:{actor}", limit=config.antinuke_actions, window=window
+        )
+        if verdict.allowed:
+            return
+        wait = format_duration(timedelta(seconds=max(1, round(verdict.retry_after))))
+        await self._modlog.alert(
+            request.guild_id,
+            f"Anti-nuke: {request.actor_name} (`{actor}`) tried a {request.action.value} "
+            f"beyond {config.antinuke_actions} bans and kicks in "
+            f"{format_duration(timedelta(seconds=window))}; it was refused.",
+        )
+        async with self._database.autocommit() as uow:
+            await uow.audit.add(
+                request.guild_id,
+                actor_id=actor,
+                action="antinuke.refused",
+                entity="member",
+                entity_id=str(request.scene.target_id),
+                before=None,
+                after={"action": request.action.value, "limit": config.antinuke_actions},
+                now=self._clock.now(),
+            )
+        raise TooManyActions(
+            f"You have reached the limit of {config.antinuke_actions} bans and kicks in "
+            f"{format_duration(timedelta(seconds=window))}; try again in {wait}. "
+            "The other moderators were alerted."
+        )
 
     async def _escalate(
         self, request: ActionRequest, warning: Case

@@ -11,6 +11,13 @@ class ModLog:
         self._config = config
         self._gateway = gateway
 
+    async def alert(self, guild_id: int, text: str) -> bool:
+        """Warn the moderators in the mod-log channel about something that is not a case."""
+        channel_id = (await self._config.get(guild_id)).modlog_channel_id
+        if channel_id is None:
+            return False
+        return await self._gateway.post_alert(channel_id, text)
+
     async def post(self, guild_id: int, entry: ModLogEntry) -> bool:
         """Announce a case; False when no channel is configured or the post failed."""
         channel_id = (await self._config.get(guild_id)).modlog_channel_id

@@ -34,6 +34,8 @@ async def modlog_configured(
         await uow.settings.set(
             server.guild.id, "modlog_channel_id", server.mod_log.id, actor_id=1, now=now
         )
+        # This module bans and kicks far more than a real moderator would.
+        await uow.settings.set(server.guild.id, "antinuke_actions", 1000, actor_id=1, now=now)
     return
 
 

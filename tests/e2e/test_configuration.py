@@ -336,3 +336,27 @@ async def test_more_refusals_leave_nothing_behind(
     )
     assert bad.content == "The threshold must be between 1 and 50 warnings."
     assert await latest_audit(bot_database, server) == before
+
+
+async def test_anti_nuke_stops_a_moderator_banning_too_fast(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    await admin_runs(emulator, server, "config", {"channel": server.mod_log}, subcommand="modlog")
+    set_limit = await admin_runs(
+        emulator, server, "config", {"actions": 2, "window": "10m"}, subcommand="anti-nuke"
+    )
+    assert set_limit.content == "A moderator may now ban or kick 2 members per 10m."
+    # The admin has not banned or kicked through the bot in this module yet.
+    first, second, third = members.take(), members.take(), members.take()
+    for target in (first, second):
+        done = await admin_runs(emulator, server, "kick", {"member": target}, by=server.admin)
+        assert done.content.startswith("Kicked")
+    refused = await admin_runs(emulator, server, "kick", {"member": third}, by=server.admin)
+    assert refused.content.startswith("You have reached the limit of 2 bans and kicks in 10m")
+    assert third.id in server.guild.members
+    alerts = [m for m in emulator.messages_in(server.mod_log) if m.embeds
+              and m.embeds[0].get("title") == "Alert"]  # fmt: skip
+    assert alerts, [m.embeds for m in emulator.messages_in(server.mod_log)][-3:]
+    assert "Anti-nuke" in alerts[-1].embeds[0]["description"]
+    assert alerts[-1].allowed_mentions == {"parse": []}
+    await admin_runs(emulator, server, "config", {"key": "antinuke_actions"}, subcommand="reset")

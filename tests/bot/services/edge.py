@@ -70,6 +70,10 @@ class RecordingGateway:
         self._call("bulk_ban", list(user_ids))
         return BulkBanResult(banned=list(user_ids), failed=[])
 
+    async def post_alert(self, channel_id: int, text: str) -> bool:
+        self.calls.append(("alert", channel_id, text))
+        return True
+
     async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
         self.calls.append(("modlog", channel_id, entry.case.number, entry.case.type))
         return True

@@ -14,6 +14,7 @@ from bot.services.moderation import (
     ActionFailed,
     ModerationService,
     NothingToUndo,
+    TooManyActions,
 )
 from bot.services.mutes import MAX_TIMEOUT
 from db.engine import Database
@@ -210,3 +211,29 @@ async def test_with_a_mute_role_long_mutes_wear_the_role_instead(
     gateway.calls.clear()
     await service.act(request(guild_id, Action.MUTE, duration=timedelta(hours=1)))
     assert gateway.calls[0][0] == "timeout"  # short mutes stay native timeouts
+
+
+async def test_anti_nuke_refuses_a_moderator_past_the_limit_and_alerts(
+    service: ModerationService,
+    config: ConfigService,
+    database: Database,
+    gateway: RecordingGateway,
+    guild_id: int,
+) -> None:
+    await config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
+    await config.set(guild_id, "antinuke_actions", 2, actor_id=MOD)
+    await service.act(request(guild_id, Action.KICK))
+    await service.act(request(guild_id, Action.BAN))
+    await service.act(request(guild_id, Action.WARN))  # warnings are not counted
+    gateway.calls.clear()
+
+    with pytest.raises(TooManyActions, match="limit of 2 bans and kicks in 10m; try again in"):
+        await service.act(request(guild_id, Action.KICK))
+
+    assert [c[0] for c in gateway.calls] == ["alert"]  # nothing reached Discord but the alert
+    assert "Anti-nuke: mod (`20`) tried a kick" in str(gateway.calls[0][2])
+    async with database.autocommit() as uow:
+        entry = (await uow.audit.recent(guild_id, limit=1))[0]
+    assert (entry.action, entry.actor_id, entry.after) == (
+        "antinuke.refused", MOD, {"action": "kick", "limit": 2},
+    )  # fmt: skip
