@@ -40,10 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -56,7 +52,6 @@ import asyncpg
 
 from bench.common import BACKENDS, driver_dsn, fresh_database, median, percentile
 from db.engine import Database
-from db.migrate import ROOT
 from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, InteractionHandle, StandardGuild
 
@@ -76,68 +71,6 @@ class Samples:
     insert: list[float] = field(default_factory=list)
     # Seconds between consecutive STEPS (from dispatch to the callback first).
     phases: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STEPS})
-
-
-class FloorBotProcess:
-    """`python -m bench._floor_bot`, started and stopped the way `BotProcess` runs Lockdown."""
-
-    def __init__(self, emulator: DiscordEmulator, guild_id: int) -> None:
-        self.environment = {
-            **os.environ,
-            "DISCORD_TOKEN": emulator.token,
-            "DISCORD_API_BASE_URL": emulator.api_base_url,
-            "DISCORD_GATEWAY_URL": emulator.gateway_url,
-            "DEV_GUILD_IDS": str(guild_id),
-            "PYTHONPATH": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.lines: list[str] = []
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench._floor_bot",
-            cwd=ROOT,
-            env=self.environment,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        ready = asyncio.Event()
-        self._reader = asyncio.create_task(self._read(ready))
-        try:
-            await asyncio.wait_for(ready.wait(), timeout)
-        except TimeoutError:
-            raise AssertionError("the floor bot never got ready:\n" + self.output) from None
-
-    async def _read(self, ready: asyncio.Event) -> None:
-        assert self._process is not None
-        assert self._process.stdout is not None
-        async for raw in self._process.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip())
-            if "connected as" in self.lines[-1]:
-                ready.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    async def stop(self) -> int:
-        if self._process is None:
-            return 0
-        if self._process.returncode is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self._process.wait(), 15)
-            except TimeoutError:
-                self._process.kill()
-                await self._process.wait()
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reader, 5)
-        return self._process.returncode or 0
 
 
 # ----------------------------------------------------------------- the floor
@@ -265,7 +198,9 @@ async def run_backend(backend: str, commands: int, warmup: int) -> dict[str, Sam
         floor_server = floor_emulator.world.build_standard_guild(regular_members=MEMBERS)
         await prepare_database(url, server)
         bot = BotProcess(emulator, url, DEV_GUILD_IDS=str(server.guild.id))
-        floor_bot = FloorBotProcess(floor_emulator, floor_server.guild.id)
+        floor_bot = BotProcess(
+            floor_emulator, module="bench._floor_bot", DEV_GUILD_IDS=str(floor_server.guild.id)
+        )
         await bot.start()
         try:
             await floor_bot.start()

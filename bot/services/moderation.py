@@ -25,7 +25,6 @@ from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
 from bot.services.mutes import MAX_TIMEOUT
 from db.engine import Database
-from db.unit_of_work import UnitOfWork
 
 #: A longer mute's timeout is renewed this long before it would lapse.
 RENEW_BEFORE = timedelta(days=1)
@@ -332,15 +331,14 @@ class ModerationService:
         cases: list[Case] = []
         async with self._database.transaction() as uow:
             for user_id in user_ids:
-                previous = await uow.cases.active(request.guild_id, user_id, CaseType.BAN)
-                if previous is not None:
-                    await uow.cases.deactivate(
-                        request.guild_id,
-                        previous.number,
-                        revoked_by=request.actor.id,
-                        revoked_at=now,
-                        revoke_reason="superseded by a mass ban",
-                    )
+                previous = await uow.cases.end_active(
+                    request.guild_id,
+                    user_id,
+                    CaseType.BAN,
+                    revoked_by=request.actor.id,
+                    revoked_at=now,
+                    revoke_reason="superseded by a mass ban",
+                )
                 new = NewCase(
                     type=CaseType.BAN,
                     target_id=user_id,
@@ -433,24 +431,17 @@ class ModerationService:
             return await self._database.record_case(request.guild_id, new), None
         async with self._database.transaction() as uow:
             kind = lasting.get(case_type) or ending[case_type]
-            previous = await self._end_active(uow, request, kind, now)
+            previous = await uow.cases.end_active(
+                request.guild_id,
+                request.scene.target_id,
+                kind,
+                revoked_by=request.scene.actor.id,
+                revoked_at=now,
+                revoke_reason=f"superseded by a {request.action.value}",
+            )
             if previous is not None and request.related_number is None:
                 new = replace(new, related_number=previous.number)
             return await uow.cases.create(request.guild_id, new), previous
-
-    async def _end_active(
-        self, uow: UnitOfWork, request: ActionRequest, kind: CaseType, now: datetime
-    ) -> Case | None:
-        active = await uow.cases.active(request.guild_id, request.scene.target_id, kind)
-        if active is None:
-            return None
-        return await uow.cases.deactivate(
-            request.guild_id,
-            active.number,
-            revoked_by=request.scene.actor.id,
-            revoked_at=now,
-            revoke_reason=f"superseded by a {request.action.value}",
-        )
 
     async def _notify(
         self,

@@ -219,12 +219,10 @@ class ReconcileService:
         kind = ENDS.get(record.kind) or REPLACES.get(record.kind)
         if kind is None:
             return None
-        active = await uow.cases.active(record.guild_id, record.target_id, kind)
-        if active is None:
-            return None
-        return await uow.cases.deactivate(
+        return await uow.cases.end_active(
             record.guild_id,
-            active.number,
+            record.target_id,
+            kind,
             revoked_by=moderator_id,
             revoked_at=now,
             revoke_reason=reason if record.kind in ENDS else "replaced in Discord",

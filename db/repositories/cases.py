@@ -300,6 +300,36 @@ class CaseRepository:
         row = result.first()
         return None if row is None else _to_case(row)
 
+    async def end_active(
+        self,
+        guild_id: int,
+        target_id: int,
+        type: CaseType,
+        *,
+        revoked_by: int,
+        revoked_at: datetime,
+        revoke_reason: str | None,
+    ) -> Case | None:
+        """End the target's active ban or mute (one statement); the ended case, if any."""
+        result = await self._connection.execute(
+            update(cases)
+            .where(
+                cases.c.guild_id == guild_id,
+                cases.c.target_id == target_id,
+                cases.c.type == type.value,
+                cases.c.active,
+            )
+            .values(
+                active=False,
+                revoked_by=revoked_by,
+                revoked_at=revoked_at,
+                revoke_reason=revoke_reason,
+            )
+            .returning(*_CASE_COLUMNS)
+        )
+        row = result.first()
+        return None if row is None else _to_case(row)
+
     async def _update(self, guild_id: int, number: int, **values: object) -> Case:
         result = await self._connection.execute(
             update(cases)

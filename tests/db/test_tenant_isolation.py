@@ -105,6 +105,12 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.set_renew_at(g, a["n"], NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
     ),
+    "cases.end_active": (
+        lambda u, g, a: u.cases.end_active(
+            g, a["target"], a["type"], revoked_by=9, revoked_at=NOW, revoke_reason=None
+        ),
+        st.fixed_dictionaries({"target": TARGETS, "type": CASE_TYPES}),
+    ),
     "cases.deactivate": (
         lambda u, g, a: u.cases.deactivate(g, a["n"], revoked_by=9, revoked_at=NOW),
         st.fixed_dictionaries({"n": NUMBERS}),

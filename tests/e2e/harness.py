@@ -8,15 +8,29 @@ import os
 import signal
 import sys
 
+from bot.domain.models import Case
+from db.engine import Database
 from db.migrate import ROOT
-from tests.emulator import DiscordEmulator
+from tests.emulator import DiscordEmulator, StandardGuild, User
 
 
 class BotProcess:
-    """`python -m bot`, unmodified, pointed at the emulator through its settings."""
+    """`python -m bot`, unmodified, pointed at the emulator through its settings.
 
-    def __init__(self, emulator: DiscordEmulator, database_url: str, **settings: str) -> None:
+    `module` runs another bot the same way (the latency benchmark's no-op floor bot);
+    it must log "connected as" when ready and stop cleanly on SIGTERM.
+    """
+
+    def __init__(
+        self,
+        emulator: DiscordEmulator,
+        database_url: str | None = None,
+        *,
+        module: str = "bot",
+        **settings: str,
+    ) -> None:
         self.emulator = emulator
+        self.module = module
         self.environment = {
             k: v
             for k, v in os.environ.items()
@@ -25,7 +39,6 @@ class BotProcess:
         self.environment.update(
             {
                 "DISCORD_TOKEN": emulator.token,
-                "DATABASE_URL": database_url,
                 "DISCORD_API_BASE_URL": emulator.api_base_url,
                 "DISCORD_GATEWAY_URL": emulator.gateway_url,
                 "LOG_LEVEL": "INFO",
@@ -33,6 +46,8 @@ class BotProcess:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if database_url is not None:
+            self.environment["DATABASE_URL"] = database_url
         self.environment.update(settings)
         self.lines: list[str] = []
         self._process: asyncio.subprocess.Process | None = None
@@ -43,7 +58,7 @@ class BotProcess:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot",
+            self.module,
             cwd=ROOT,
             env=self.environment,
             stdout=asyncio.subprocess.PIPE,
@@ -100,3 +115,18 @@ class BotProcess:
         if self._process is not None and self._process.returncode is None:
             self._process.kill()
             await self._process.wait()
+
+
+async def cases_once(
+    database: Database, server: StandardGuild, user: User, count: int
+) -> list[Case]:
+    """The user's cases (newest first) once there are `count`; the bot records them
+    asynchronously after the gateway event."""
+    found: list[Case] = []
+    for _ in range(100):
+        async with database.autocommit() as uow:
+            found = await uow.cases.history(server.guild.id, user.id)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"expected {count} cases for {user.username}, found {found}")

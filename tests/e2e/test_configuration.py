@@ -3,7 +3,6 @@ and honoured by the moderation commands."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 from bot.domain.models import AuditEntry, CaseType
 from db.engine import Database
 from tests.e2e.conftest import Members
+from tests.e2e.harness import cases_once
 from tests.emulator import DiscordEmulator, Message, StandardGuild, User
 
 pytestmark = pytest.mark.usefixtures("bot")
@@ -190,13 +190,9 @@ async def test_features_switch_behaviour_off_and_on(
     await admin_runs(emulator, server, "feature", {"name": "ui_capture"}, subcommand="enable")
     await emulator.ui_kick(server.guild, server.admin, recorded)
 
-    for _ in range(50):
-        async with bot_database.autocommit() as uow:
-            seen = await uow.cases.history(server.guild.id, recorded.id)
-            skipped = await uow.cases.history(server.guild.id, ignored.id)
-        if seen:
-            break
-        await asyncio.sleep(0.1)
+    seen = await cases_once(bot_database, server, recorded, 1)
+    async with bot_database.autocommit() as uow:  # recorded after `ignored`, in order
+        skipped = await uow.cases.history(server.guild.id, ignored.id)
     assert [c.type for c in seen] == [CaseType.KICK]
     assert skipped == []
 

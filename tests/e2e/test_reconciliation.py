@@ -10,26 +10,11 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from bot.domain.models import Case, CaseType
+from bot.domain.models import CaseType
 from db.engine import Database
 from tests.e2e.conftest import Members
-from tests.e2e.harness import BotProcess
-from tests.emulator import DiscordEmulator, StandardGuild, User
-
-
-async def cases_once(
-    database: Database, server: StandardGuild, user: User, count: int
-) -> list[Case]:
-    """The user's cases (newest first) once there are `count`; the bot records them
-    asynchronously after the gateway event."""
-    found: list[Case] = []
-    for _ in range(100):
-        async with database.autocommit() as uow:
-            found = await uow.cases.history(server.guild.id, user.id)
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"expected {count} cases for {user.username}, found {found}")
+from tests.e2e.harness import BotProcess, cases_once
+from tests.emulator import DiscordEmulator, StandardGuild
 
 
 async def slash(
