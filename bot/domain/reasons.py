@@ -8,6 +8,7 @@ from bot.domain.errors import LockdownError
 
 MAX_REASON = 1000
 MAX_AUDIT_REASON = 512  # Discord's limit on X-Audit-Log-Reason
+NO_REASON = "no reason given"
 
 
 _MODERATOR_PREFIX = re.compile(r"^.*? \((\d+)\): ", re.DOTALL)
@@ -35,7 +36,7 @@ def audit_reason(moderator_name: str, moderator_id: int, reason: str | None) -> 
     The bot performs every action, so without the prefix the audit log would
     credit the bot; reconciliation reads the id back from it.
     """
-    text = f"{moderator_name} ({moderator_id}): {reason or 'no reason given'}"
+    text = f"{moderator_name} ({moderator_id}): {reason or NO_REASON}"
     if len(text) <= MAX_AUDIT_REASON:
         return text
     return text[: MAX_AUDIT_REASON - 1] + "…"
@@ -45,3 +46,10 @@ def moderator_from_audit_reason(text: str | None) -> int | None:
     """The moderator id `audit_reason` put in front, if the text starts with one."""
     match = _MODERATOR_PREFIX.match(text or "")
     return int(match[1]) if match else None
+
+
+def reason_from_audit_reason(text: str | None) -> str | None:
+    """The moderator's own reason inside an `audit_reason` text (None for "no reason")."""
+    match = _MODERATOR_PREFIX.match(text or "")
+    reason = text[match.end() :] if match and text else text
+    return None if not reason or reason == NO_REASON else reason

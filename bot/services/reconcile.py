@@ -25,7 +25,11 @@ from datetime import datetime, timedelta
 from bot.domain.errors import AlreadyActive, DuplicateAuditEntry
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
-from bot.domain.reasons import audit_reason, moderator_from_audit_reason
+from bot.domain.reasons import (
+    audit_reason,
+    moderator_from_audit_reason,
+    reason_from_audit_reason,
+)
 from bot.services import mutes
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
@@ -169,7 +173,7 @@ class ReconcileService:
                 with contextlib.suppress(DuplicateAuditEntry):  # linked by another process
                     await uow.cases.link_audit_entry(record.guild_id, case.number, record.entry_id)
                 return None
-        reason = (record.reason or "").split("): ", 1)[-1] or None
+        reason = reason_from_audit_reason(record.reason)
         log.warning(
             "recording a %s in guild %s that was applied but never recorded",
             record.kind.value,

@@ -10,6 +10,7 @@ from bot.domain.reasons import (
     audit_reason,
     clean_reason,
     moderator_from_audit_reason,
+    reason_from_audit_reason,
 )
 
 
@@ -43,3 +44,10 @@ def test_the_moderator_can_be_read_back(name: str, moderator_id: int, reason: st
 @pytest.mark.parametrize("text", [None, "", "banned by the UI", "bob (x): hi"])
 def test_other_reasons_have_no_moderator(text: str | None) -> None:
     assert moderator_from_audit_reason(text) is None
+
+
+def test_the_reason_can_be_read_back_too() -> None:
+    assert reason_from_audit_reason(audit_reason("al (ice)", 42, "spam: links")) == "spam: links"
+    assert reason_from_audit_reason(audit_reason("alice", 42, None)) is None
+    assert reason_from_audit_reason("typed in Discord") == "typed in Discord"
+    assert reason_from_audit_reason(None) is None
