@@ -14,13 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cache import MemoryCache
 from bot.clock import SystemClock
 from bot.discord_gateway import DiscordModerationGateway
-from bot.domain.config import GuildConfig
 from bot.domain.errors import LockdownError
 from bot.domain.shards import ShardScope
-from bot.limits import MemoryRateLimiter, RedisRateLimiter, redis_for_commands
+from bot.identify import IdentifyGate, MemoryIdentifyGate, RedisIdentifyGate
 from bot.services.audit import AuditService
 from bot.services.config import ConfigService
 from bot.services.container import Services
@@ -28,8 +26,10 @@ from bot.services.data import DataService
 from bot.services.moderation import ModerationService
 from bot.services.policies import PolicyService
 from bot.services.reconcile import ReconcileService
+from bot.services.throttle import CommandThrottle, Throttled
 from bot.services.timers import BotIdentity, TimerService
 from bot.settings import Settings
+from bot.shared import shared_state
 from cogs._adapters import NO_MENTIONS
 from cogs.audit import AuditTrail
 from cogs.bans import Bans
@@ -40,6 +40,7 @@ from cogs.mutes import Mutes
 from cogs.notes import Notes
 from cogs.policies import Policies
 from cogs.reconciliation import Reconciliation
+from cogs.status import ProcessStatus, Status
 from cogs.warnings import Warnings
 from db.engine import Database
 
@@ -62,10 +63,42 @@ class LockdownTree(app_commands.CommandTree["LockdownBot"]):
     """One place that turns errors into replies: clear text for the moderator,
     a traceback in the log only for bugs."""
 
+    async def interaction_check(self, interaction: discord.Interaction[LockdownBot]) -> bool:
+        """Every command passes the user's pace and, if it has one, its cooldown."""
+        command = interaction.command
+        if interaction.guild_id is None or command is None:
+            return True
+        cooldown = (
+            command.extras.get("cooldown") if isinstance(command, app_commands.Command) else None
+        )
+        try:
+            await self.client.throttle.admit(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                command=command.qualified_name,
+                cooldown=cooldown,
+            )
+        except Throttled as refusal:
+            raise app_commands.CheckFailure(str(refusal)) from refusal
+        return True
+
+    async def _refund_cooldown(self, interaction: discord.Interaction[LockdownBot]) -> None:
+        """Bad input loses nothing, not even the time to try again."""
+        command = interaction.command
+        if isinstance(command, app_commands.Command) and command.extras.get("cooldown"):
+            assert interaction.guild_id is not None
+            await self.client.throttle.refund(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                command=command.qualified_name,
+            )
+
     async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+        self, interaction: discord.Interaction[LockdownBot], error: app_commands.AppCommandError
     ) -> None:
-        cause = getattr(error, "original", error)
+        cause = getattr(error, "original", None) or error.__cause__ or error
+        if not isinstance(cause, Throttled):
+            await self._refund_cooldown(interaction)  # a refused command did nothing
         if isinstance(cause, LockdownError):
             message = str(cause)
         elif isinstance(error, app_commands.TransformerError):
@@ -101,20 +134,22 @@ class LockdownBot(commands.AutoShardedBot):
         self.settings = settings
         self.database = database
         self.clock = SystemClock()
+        # Shared by every process through Redis when there is one; per process otherwise.
+        self.shared = shared_state(settings.redis_url)
         gateway = DiscordModerationGateway(self)
-        config = ConfigService(database, MemoryCache[GuildConfig](), self.clock)
+        config = ConfigService(database, self.shared.config_cache, self.clock)
         self.timers = TimerService(
             database, gateway, config, self.clock, identity=self._identity, scope=self._scope
         )
-        # Shared by every process through Redis when there is one; per process otherwise.
-        self._redis = redis_for_commands(settings.redis_url) if settings.redis_url else None
+        self.shared.bus.subscribe(self.timers.on_event)
+        self.shared.bus.on_reconnect(self.timers.wake)  # a case may have come meanwhile
         moderation = ModerationService(
             database,
             gateway,
             config,
             self.clock,
-            on_timer=self.timers.wake,
-            limiter=RedisRateLimiter(self._redis) if self._redis else MemoryRateLimiter(),
+            limiter=self.shared.limiter,
+            events=self.shared.bus,
         )
         self.reconcile = ReconcileService(
             database,
@@ -122,8 +157,16 @@ class LockdownBot(commands.AutoShardedBot):
             config,
             self.clock,
             bot_id=lambda: self._identity().id,
-            on_timer=self.timers.wake,
+            events=self.shared.bus,
         )
+        self.throttle = CommandThrottle(
+            self.shared.limiter,
+            self.shared.cooldowns,
+            limit=settings.command_limit,
+            window=settings.command_window_seconds,
+        )
+        self._identify_gate: IdentifyGate | None = None
+        self._max_concurrency: int | None = None
         self.services = Services(
             config=config,
             moderation=moderation,
@@ -138,6 +181,16 @@ class LockdownBot(commands.AutoShardedBot):
         assert self.user is not None
         return BotIdentity(self.user.id, str(self.user))
 
+    def process_status(self) -> ProcessStatus:
+        scope = self._scope()
+        return ProcessStatus(
+            shard_ids=tuple(sorted(scope.shard_ids)),
+            shard_count=scope.shard_count,
+            shared_through_redis=self.shared.uses_redis,
+            config_cache=self.shared.config_cache.stats(),
+            events_received=self.shared.bus.received,
+        )
+
     def _scope(self) -> ShardScope:
         """The shards this process runs (known once the gateway is up)."""
         count = self.shard_count or 1
@@ -145,9 +198,11 @@ class LockdownBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         await self.database.ping()
+        await self.shared.start()
         for cog in COGS:
             await self.add_cog(cog(self.services))
         await self.add_cog(Reconciliation(self, self.reconcile))
+        await self.add_cog(Status(self.process_status))
         await self.sync_commands()
         self._timer_task = self._start(self._run_timers())
         self._start(self._purge_departed_guilds())
@@ -187,8 +242,31 @@ class LockdownBot(commands.AutoShardedBot):
         for task in self._background:
             task.cancel()
         await super().close()
-        if self._redis is not None:
-            await self._redis.aclose()
+        await self.shared.close()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's identify bucket to be free in every process.
+
+        Replaces discord.py's fixed 5 s pause between the shards of one process.
+        """
+        if self._max_concurrency is None:
+            try:
+                self._max_concurrency = (await self.fetch_session_start_limits()).max_concurrency
+            except discord.HTTPException as error:
+                log.warning("could not read max_concurrency (%s); identifying one at a time", error)
+                self._max_concurrency = 1
+        if self._identify_gate is None:
+            interval = self.settings.identify_interval_seconds
+            self._identify_gate = (
+                RedisIdentifyGate(
+                    self.shared.redis, str(self.user.id if self.user else 0), interval=interval
+                )
+                if self.shared.redis is not None
+                else MemoryIdentifyGate(interval)
+            )
+        bucket = (shard_id or 0) % max(1, self._max_concurrency)
+        await self._identify_gate.wait_turn(bucket)
+        log.info("identifying shard %s (bucket %d of %d)", shard_id, bucket, self._max_concurrency)
 
     async def sync_commands(self) -> None:
         """Sync to the development guilds (instant) or globally, only if the tree changed.

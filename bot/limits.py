@@ -44,6 +44,19 @@ def redis_for_commands(url: str) -> Redis:
     )
 
 
+def redis_for_subscriptions(url: str) -> Redis:
+    """A client for a pub/sub listener: connects fast, but waits on reads for as
+    long as the channel is quiet. A Redis restart closes the socket, which the
+    listener notices at once."""
+    return Redis.from_url(
+        url,
+        socket_timeout=None,
+        socket_connect_timeout=0.25,
+        retry=Retry(NoBackoff(), retries=0),
+        health_check_interval=0,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The answer to one rate-limit check."""
@@ -62,6 +75,10 @@ class RateLimiter(Protocol):
 class Cooldowns(Protocol):
     async def start(self, key: str, seconds: float) -> float:
         """Start a cooldown; 0 if it started, else the seconds left on the running one."""
+        ...
+
+    async def clear(self, key: str) -> None:
+        """End a cooldown early (the command it guarded was refused)."""
         ...
 
 
@@ -94,6 +111,9 @@ class MemoryCooldowns:
         self._until[key] = now + seconds
         return 0.0
 
+    async def clear(self, key: str) -> None:
+        self._until.pop(key, None)
+
 
 # One round trip: drop hits older than the window, then count and maybe add.
 # Redis's own clock keeps every process on one timeline.
@@ -113,21 +133,22 @@ return {0, 0, tonumber(oldest[2]) + window_ms - now}
 """
 
 
-class _Outage:
+class Outage:
     """Logs one warning when Redis goes away and one line when it is back."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, meanwhile: str) -> None:
         self._what = what
+        self._meanwhile = meanwhile
         self.down = False
 
     def failed(self, error: Exception) -> None:
         if not self.down:
-            log.warning("Redis unreachable (%s); %s fall back to this process", error, self._what)
+            log.warning("Redis unreachable (%s): %s %s", error, self._what, self._meanwhile)
             self.down = True
 
     def ok(self) -> None:
         if self.down:
-            log.info("Redis is back; %s are shared again", self._what)
+            log.info("Redis is back: %s shared again", self._what)
             self.down = False
 
 
@@ -143,7 +164,7 @@ class RedisRateLimiter:
         self._prefix = prefix
         self._sha: str | None = None
         self._fallback = MemoryRateLimiter()
-        self._outage = _Outage("rate limits")
+        self._outage = Outage("rate limits", "count in this process meanwhile")
         # Members must be unique across every process adding to the same window.
         self._members = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
 
@@ -174,7 +195,7 @@ class RedisCooldowns:
         self._redis = redis
         self._prefix = prefix
         self._fallback = MemoryCooldowns()
-        self._outage = _Outage("cooldowns")
+        self._outage = Outage("cooldowns", "count in this process meanwhile")
 
     async def start(self, key: str, seconds: float) -> float:
         name = self._prefix + key
@@ -188,3 +209,10 @@ class RedisCooldowns:
             return await self._fallback.start(key, seconds)
         self._outage.ok()
         return max(0.0, left_ms / 1000)
+
+    async def clear(self, key: str) -> None:
+        await self._fallback.clear(key)
+        try:
+            await self._redis.delete(self._prefix + key)
+        except REDIS_DOWN as error:
+            self._outage.failed(error)

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     shard_ids: IntList | None = None
     dev_guild_ids: IntList = Field(default_factory=list)
     auto_migrate: bool = True
+    # Per user, across every guild and process: at most this many commands...
+    command_limit: int = Field(default=10, ge=1)
+    # ...in this many seconds.
+    command_window_seconds: float = Field(default=10.0, gt=0)
+    # Discord's identify window per max_concurrency bucket; change only for a test server.
+    identify_interval_seconds: float = Field(default=5.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

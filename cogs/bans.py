@@ -68,6 +68,9 @@ class MassBanConfirmation(discord.ui.View):
         await interaction.edit_original_response(content=str(error), view=None)
 
 
+MASSBAN_COOLDOWN_SECONDS = 30
+
+
 class Bans(commands.Cog):
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -100,7 +103,11 @@ class Bans(commands.Cog):
             delete_message_seconds=delete_messages,
         )
 
-    @app_commands.command(description="Ban up to 1,000 users by id, after a confirmation")
+    # Heavy on Discord (up to five bulk requests): once per moderator per half minute.
+    @app_commands.command(
+        description="Ban up to 1,000 users by id, after a confirmation",
+        extras={"cooldown": MASSBAN_COOLDOWN_SECONDS},
+    )
     @app_commands.describe(
         users="User ids or mentions, separated by spaces or commas",
         reason="Why (recorded on every case)",

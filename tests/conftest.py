@@ -9,21 +9,26 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.limits import redis_for_commands
 from db import migrate
 from db.engine import Database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LOCKDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+if TYPE_CHECKING:
+    from tests.redis_server import PrivateRedis
+
 REDIS_URL = os.environ.get("LOCKDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -153,5 +158,26 @@ async def redis_client() -> AsyncIterator[Redis]:
     except (RedisError, OSError) as error:
         await client.aclose()
         service_missing(f"Redis is not reachable at {REDIS_URL}: {error}")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, on a free port."""
+    from tests.redis_server import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def private_client(private_redis: PrivateRedis) -> AsyncIterator[Redis]:
+    from tests.redis_server import ready
+
+    client = redis_for_commands(private_redis.url)
+    await ready(client)
     yield client
     await client.aclose()

@@ -7,6 +7,7 @@ setting needs no migration.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -57,6 +58,19 @@ class GuildConfig:
             chosen["moderator_role_ids"] = tuple(chosen["moderator_role_ids"])
         disabled = frozenset(n for n, on in (flags or {}).items() if not on and n in FEATURES)
         return cls(**chosen, disabled_features=disabled)
+
+    def to_json(self) -> str:
+        """The shared cache's form: stored values and switched-off features."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["moderator_role_ids"] = list(self.moderator_role_ids)
+        values["disabled_features"] = sorted(self.disabled_features)
+        return json.dumps(values, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> GuildConfig:
+        values = json.loads(raw)
+        disabled = values.pop("disabled_features", [])
+        return cls.from_stored(values, dict.fromkeys(disabled, False))
 
     def enabled(self, feature: str) -> bool:
         return feature not in self.disabled_features

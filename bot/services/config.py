@@ -18,7 +18,7 @@ class ConfigService:
         self._clock = clock
 
     async def get(self, guild_id: int) -> GuildConfig:
-        """The effective configuration; served from the cache until a write invalidates it."""
+        """The effective configuration; served from the cache, which every write refreshes."""
         return await self._cache.get_or_load(guild_id, lambda: self._load(guild_id))
 
     async def _load(self, guild_id: int) -> GuildConfig:
@@ -45,7 +45,7 @@ class ConfigService:
                 before=None if before is None else {"value": before.value},
                 after={"value": value},
             )
-        return await self._reload(guild_id)
+        return await self.refresh(guild_id)
 
     async def reset(self, guild_id: int, key: str | None = None, *, actor_id: int) -> GuildConfig:
         """Forget what was set (one key, or every key), so the defaults apply again."""
@@ -65,7 +65,7 @@ class ConfigService:
                         before={"value": removed.value},
                         after=None,
                     )
-        return await self._reload(guild_id)
+        return await self.refresh(guild_id)
 
     async def set_feature(
         self, guild_id: int, name: str, enabled: bool, *, actor_id: int
@@ -85,11 +85,13 @@ class ConfigService:
                 before={"enabled": before},
                 after={"enabled": enabled},
             )
-        return await self._reload(guild_id)
+        return await self.refresh(guild_id)
 
-    async def _reload(self, guild_id: int) -> GuildConfig:
-        await self._cache.invalidate(guild_id)
-        return await self.get(guild_id)
+    async def refresh(self, guild_id: int) -> GuildConfig:
+        """After a committed write: the fresh configuration, passed to every process's cache."""
+        fresh = await self._load(guild_id)
+        await self._cache.put(guild_id, fresh)
+        return fresh
 
     async def _audit(
         self,

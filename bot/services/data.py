@@ -55,7 +55,10 @@ class DataService:
     async def purge(self, guild_id: int) -> bool:
         """Delete the guild and everything it owns; False if there was nothing."""
         async with self._database.transaction() as uow:
-            return await uow.guilds.purge(guild_id)
+            purged = await uow.guilds.purge(guild_id)
+        if purged:
+            await self._config.refresh(guild_id)  # back to the defaults everywhere
+        return purged
 
     async def left(self, guild_id: int) -> None:
         """The bot left (or was removed): keep the data for the retention period."""

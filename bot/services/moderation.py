@@ -8,7 +8,6 @@ mod-log post. A failed Discord call records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -19,6 +18,7 @@ from bot.domain.hierarchy import Action, Participant, Refused, Scene, preflight
 from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason, clean_reason
+from bot.events import CaseCreated, EventBus, MemoryEventBus
 from bot.limits import MemoryRateLimiter, RateLimiter
 from bot.services import mutes
 from bot.services.config import ConfigService
@@ -130,14 +130,15 @@ class ModerationService:
         config: ConfigService,
         clock: Clock,
         *,
-        on_timer: Callable[[], None] = lambda: None,
         limiter: RateLimiter | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self._database = database
         self._gateway = gateway
         self._config = config
         self._clock = clock
-        self._on_timer = on_timer  # tells the timer loop a new deadline exists
+        # Every recorded case is announced; the guild's timer loop listens for expiries.
+        self._events = events or MemoryEventBus()
         self._modlog = ModLog(config, gateway)
         self._limiter = limiter or MemoryRateLimiter()
 
@@ -179,8 +180,7 @@ class ModerationService:
             expires_at=expires_at,
             dm_delivered=dm_delivered,
         )
-        if case.expires_at is not None:
-            self._on_timer()
+        await self._events.publish(CaseCreated.of(case))
         entry = ModLogEntry(case, request.target_name, request.actor_name, dm_delivered)
         posted = await self._modlog.post(request.guild_id, entry)
         outcome = Outcome(
@@ -316,7 +316,10 @@ class ModerationService:
                 failed.update(dict.fromkeys(chunk, _explain(Action.BAN, failure)))
                 continue
             failed.update(dict.fromkeys(result.failed, "Discord did not ban them"))
-            banned += await self._record_bans(request, result.banned, reason)
+            recorded = await self._record_bans(request, result.banned, reason)
+            for case in recorded:
+                await self._events.publish(CaseCreated.of(case))
+            banned += recorded
         if banned:
             first, last = banned[0], banned[-1]
             note = f"mass ban: {len(banned)} users, cases #{first.number} to #{last.number}"

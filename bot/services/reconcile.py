@@ -30,6 +30,7 @@ from bot.domain.reasons import (
     moderator_from_audit_reason,
     reason_from_audit_reason,
 )
+from bot.events import CaseCreated, EventBus, MemoryEventBus
 from bot.services import mutes
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
@@ -94,7 +95,7 @@ class ReconcileService:
         clock: Clock,
         *,
         bot_id: Callable[[], int],
-        on_timer: Callable[[], None] = lambda: None,
+        events: EventBus | None = None,
     ) -> None:
         self._database = database
         self._gateway = gateway
@@ -102,7 +103,7 @@ class ReconcileService:
         self._modlog = ModLog(config, gateway)
         self._clock = clock
         self._bot_id = bot_id
-        self._on_timer = on_timer
+        self._events = events or MemoryEventBus()
 
     async def observe(self, record: AuditRecord) -> Case | None:
         """A live audit-log entry: record what a person did in Discord's client."""
@@ -205,8 +206,7 @@ class ReconcileService:
                 case = await uow.cases.create(record.guild_id, new)
         except (DuplicateAuditEntry, AlreadyActive):
             return None  # another process recorded it first
-        if case.expires_at is not None:
-            self._on_timer()
+        await self._events.publish(CaseCreated.of(case))
         entry = ModLogEntry(case, str(case.target_id), str(moderator_id), None, "done in Discord")
         await self._modlog.post(record.guild_id, entry)
         return case

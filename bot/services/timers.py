@@ -25,6 +25,7 @@ from bot.domain.models import Case, CaseType, NewCase
 from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
 from bot.domain.reasons import audit_reason
 from bot.domain.shards import ShardScope
+from bot.events import CaseCreated, Event
 from bot.services import mutes
 from bot.services.config import ConfigService
 from bot.services.moderation import RENEW_BEFORE
@@ -74,6 +75,16 @@ class TimerService:
     def wake(self) -> None:
         """A timer was added; look again (it may be earlier than the current sleep)."""
         self._wake.set()
+
+    def on_event(self, event: Event, local: bool) -> None:
+        """A case with an expiry was recorded, here or in another process: if this
+        process owns the guild, look again (the new timer may be the earliest)."""
+        if (
+            isinstance(event, CaseCreated)
+            and event.expires_at is not None
+            and self._scope().owns(event.guild_id)
+        ):
+            self.wake()
 
     def stop(self) -> None:
         """Finish the timer in hand, then return from `run` (for a clean shutdown)."""

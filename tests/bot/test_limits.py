@@ -6,26 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import shutil
-import socket
-import subprocess
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from bot.limits import (
-    REDIS_DOWN,
     Cooldowns,
     MemoryCooldowns,
     MemoryRateLimiter,
     RateLimiter,
     RedisCooldowns,
     RedisRateLimiter,
-    redis_for_commands,
 )
-from tests.conftest import REDIS_URL, service_missing
+from tests.conftest import REDIS_URL
+from tests.redis_server import PrivateRedis, ready
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -89,64 +83,6 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(redis_client: Re
     await redis_client.script_flush()
     verdict = await limiter.hit("k", limit=2, window=10)
     assert (verdict.allowed, verdict.remaining) == (True, 0)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, to stop and start mid-test."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        server = shutil.which("redis-server")
-        if server is None:
-            service_missing("redis-server is not installed")
-        assert server is not None
-        self._process = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-async def ready(client: Redis) -> None:
-    for _ in range(100):
-        try:
-            await client.ping()
-            return
-        except REDIS_DOWN:
-            await asyncio.sleep(0.05)
-    raise AssertionError("private redis-server did not start")
-
-
-@pytest.fixture
-async def private_client(private_redis: PrivateRedis) -> AsyncIterator[Redis]:
-    client = redis_for_commands(f"redis://127.0.0.1:{private_redis.port}/0")
-    await ready(client)
-    yield client
-    await client.aclose()
 
 
 async def test_an_outage_falls_back_to_this_process_then_recovers(

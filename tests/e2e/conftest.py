@@ -65,7 +65,10 @@ async def bot_database(bot_database_url: str) -> AsyncIterator[Database]:
 async def bot(
     emulator: DiscordEmulator, server: StandardGuild, bot_database_url: str
 ) -> AsyncIterator[BotProcess]:
-    process = BotProcess(emulator, bot_database_url, DEV_GUILD_IDS=str(server.guild.id))
+    # The per-user command pace is tested on its own; these tests fire commands fast.
+    process = BotProcess(
+        emulator, bot_database_url, DEV_GUILD_IDS=str(server.guild.id), COMMAND_LIMIT="1000"
+    )
     await process.start()
     yield process
     code = await process.stop()

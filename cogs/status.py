@@ -1,0 +1,47 @@
+"""`/status`: what this process runs and how its shared state is doing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cache import CacheStats
+from cogs._adapters import reply
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    shard_ids: tuple[int, ...]
+    shard_count: int
+    shared_through_redis: bool
+    config_cache: CacheStats
+    events_received: int
+
+
+def describe(status: ProcessStatus) -> str:
+    cache = status.config_cache
+    shared = "Redis (shared by every process)" if status.shared_through_redis else "this process"
+    return "\n".join(
+        [
+            f"Shards {', '.join(map(str, status.shard_ids))} of {status.shard_count}",
+            f"Rate limits, cooldowns, cache and events: {shared}",
+            f"Config cache: {cache.l1_hits} in-process hits, {cache.l2_hits} Redis hits, "
+            f"{cache.misses} misses ({cache.hit_ratio:.0%} hit ratio)",
+            f"Events from other processes: {status.events_received}",
+        ]
+    )
+
+
+class Status(commands.Cog):
+    def __init__(self, read: Callable[[], ProcessStatus]) -> None:
+        self.read = read
+
+    @app_commands.command(description="This bot process: shards, shared state, cache counters")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def status(self, interaction: discord.Interaction) -> None:
+        await reply(interaction, describe(self.read()), ephemeral=True)

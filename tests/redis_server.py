@@ -1,0 +1,58 @@
+"""A redis-server of a test's own, to stop and restart mid-test (fault tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bot.limits import REDIS_DOWN
+from tests.conftest import service_missing
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            service_missing("redis-server is not installed")
+        assert server is not None
+        self._process = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+async def ready(client: Redis) -> None:
+    for _ in range(100):
+        try:
+            await client.ping()
+            return
+        except REDIS_DOWN:
+            await asyncio.sleep(0.05)
+    raise AssertionError("private redis-server did not start")
