@@ -2,7 +2,7 @@
 
 import asyncio
 
-from bench import command_latency, history, record_case, timers
+from bench import cache, command_latency, history, ratelimit, record_case, timers
 from bench.common import BACKENDS
 
 
@@ -14,6 +14,8 @@ async def main() -> None:
         guilds=1_000, pending=100_000, history=100_000, overdue=1_000, backends=backends
     )
     await command_latency.main(commands=1_000, warmup=50, backends=backends)
+    await ratelimit.main(rounds=30, per_round=200)
+    await cache.main(calls=100_000, rounds=9, writes=2_000)
 
 
 asyncio.run(main())

@@ -143,13 +143,17 @@ class TieredCache(Generic[V]):
     async def put(self, key: int, value: V) -> None:
         self._epoch += 1
         self._local[key] = (time.monotonic() + self._l1_ttl, value)
-        try:
-            await self._flush_unsynced()
-            await self._redis.set(self._key(key), self._encode(value), px=self._l2_ttl_ms)
-        except REDIS_DOWN as error:
-            self._outage.failed(error)
-            self._unsynced.add(key)
-        await self._bus.publish(CacheInvalidated(self.name, key))
+        stored = False
+        if not self._outage.resting():
+            try:
+                await self._flush_unsynced()
+                await self._redis.set(self._key(key), self._encode(value), px=self._l2_ttl_ms)
+                stored = True
+            except REDIS_DOWN as error:
+                self._outage.failed(error)
+        told = await self._bus.publish(CacheInvalidated(self.name, key))
+        if not (stored and told):
+            self._unsynced.add(key)  # replayed once Redis answers again
 
     def drop_local(self) -> None:
         """Forget everything in L1 (after missing invalidations)."""
@@ -165,6 +169,8 @@ class TieredCache(Generic[V]):
             self._local.pop(event.key, None)
 
     async def _read_l2(self, key: int) -> str | bytes | None:
+        if self._outage.resting():
+            return None
         try:
             await self._flush_unsynced()
             raw: str | bytes | None = await self._redis.get(self._key(key))
@@ -176,7 +182,7 @@ class TieredCache(Generic[V]):
 
     async def _fill_l2(self, key: int, value: V) -> None:
         if self._outage.down:
-            return
+            return  # the read just failed; try again on the next read
         try:
             await self._redis.set(self._key(key), self._encode(value), px=self._l2_ttl_ms, nx=True)
         except REDIS_DOWN as error:
@@ -184,9 +190,8 @@ class TieredCache(Generic[V]):
 
     async def _flush_unsynced(self) -> None:
         """Writes made during an outage: drop their L2 entries and tell the others."""
-        while self._unsynced:
-            key = next(iter(self._unsynced))
+        for key in list(self._unsynced):
             await self._redis.delete(self._key(key))
-            self._unsynced.discard(key)
-            await self._bus.publish(CacheInvalidated(self.name, key))
-            log.info("replayed a %s cache invalidation for %s after an outage", self.name, key)
+            if await self._bus.publish(CacheInvalidated(self.name, key)):
+                self._unsynced.discard(key)
+                log.info("replayed a %s cache invalidation for %s after an outage", self.name, key)

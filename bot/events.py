@@ -109,7 +109,9 @@ class EventBus(Protocol):
 
     def on_reconnect(self, hook: Callable[[], None]) -> None: ...
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> bool:
+        """Deliver to every process; False if only this one heard it (Redis away)."""
+        ...
 
     async def start(self) -> None: ...
 
@@ -144,8 +146,9 @@ class MemoryEventBus:
         """Nothing is ever missed in one process; kept for the shared interface."""
         self._subscribers.reconnect_hooks.append(hook)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event) -> bool:
         self._subscribers.deliver(event, local=True)
+        return True
 
     async def start(self) -> None:
         return None
@@ -172,7 +175,7 @@ class RedisEventBus:
         self._publishing = Outage("events", "reach this process only meanwhile")
         self._listening = Outage("the event subscription", "reconnects in the background")
         self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._settled = asyncio.Event()  # subscribed, or found Redis away
         self.received = 0  # messages from other processes, for status and tests
 
     def subscribe(self, handler: Handler) -> None:
@@ -181,21 +184,25 @@ class RedisEventBus:
     def on_reconnect(self, hook: Callable[[], None]) -> None:
         self._subscribers.reconnect_hooks.append(hook)
 
-    async def publish(self, event: Event) -> None:
+    async def publish(self, event: Event) -> bool:
+        """Deliver here, then to the others; False if Redis could not take it."""
         self._subscribers.deliver(event, local=True)
+        if self._publishing.resting():
+            return False
         try:
             await self._redis.publish(self._channel, encode(event, self.origin))
         except REDIS_DOWN as error:
             self._publishing.failed(error)
-            return
+            return False
         self._publishing.ok()
+        return True
 
     async def start(self) -> None:
-        """Subscribe before returning (waiting a moment at most), then keep listening."""
+        """Subscribe before returning (unless Redis is away), then keep listening."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen_forever(), name="event-bus")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), 2.0)
+            await asyncio.wait_for(self._settled.wait(), 2.0)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -210,7 +217,7 @@ class RedisEventBus:
             try:
                 async with self._listener_client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
-                    self._subscribed.set()
+                    self._settled.set()
                     if connected_before:
                         self._caught_up()
                     connected_before = True
@@ -218,6 +225,7 @@ class RedisEventBus:
                     await self._receive(pubsub)
             except REDIS_DOWN as error:
                 self._listening.failed(error)
+                self._settled.set()
                 await asyncio.sleep(RECONNECT_DELAY)
 
     async def _receive(self, pubsub: Any) -> None:

@@ -60,6 +60,9 @@ class RedisIdentifyGate:
 
     async def wait_turn(self, bucket: int) -> None:
         key = f"lockdown:identify:{self._namespace}:{bucket}"
+        if self._outage.resting():
+            await self._fallback.wait_turn(bucket)
+            return
         while True:
             try:
                 if await self._redis.set(key, self._token, nx=True, px=self._interval_ms):

@@ -9,13 +9,13 @@ never blocks a command. Keys are namespaced `lockdown:<kind>:...` and expire.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -35,31 +35,32 @@ def redis_for_commands(url: str) -> Redis:
     while Redis is down); short connect and read timeouts instead, after
     which the callers fall back to this process.
     """
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url,
         socket_timeout=0.25,
         socket_connect_timeout=0.25,
         retry=Retry(NoBackoff(), retries=0),
         health_check_interval=0,
     )
+    return client
 
 
 def redis_for_subscriptions(url: str) -> Redis:
     """A client for a pub/sub listener: connects fast, but waits on reads for as
     long as the channel is quiet. A Redis restart closes the socket, which the
     listener notices at once."""
-    return Redis.from_url(
+    client: Redis = Redis.from_url(
         url,
         socket_timeout=None,
         socket_connect_timeout=0.25,
         retry=Retry(NoBackoff(), retries=0),
         health_check_interval=0,
     )
+    return client
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The answer to one rate-limit check."""
+class Verdict(NamedTuple):
+    """The answer to one rate-limit check (a tuple: the hot path builds one per check)."""
 
     allowed: bool
     remaining: int
@@ -124,24 +125,31 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
 local count = redis.call('ZCARD', key)
 if count < limit then
-    redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
+    redis.call('ZADD', key, now, ARGV[3])
     redis.call('PEXPIRE', key, window_ms)
-    return {1, limit - count - 1, 0}
+    return limit - count - 1
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return {0, 0, tonumber(oldest[2]) + window_ms - now}
+return -math.max(1, tonumber(oldest[2]) + window_ms - now)
 """
+_SLIDING_WINDOW_SHA = hashlib.sha1(_SLIDING_WINDOW.encode()).hexdigest()
 
 
 class Outage:
-    """Logs one warning when Redis goes away and one line when it is back."""
+    """Tracks one component's view of Redis: one warning when it goes away, one
+    line when it is back, and no attempt for a second after a failure, so a hung
+    Redis costs a command at most one timeout a second, not one per call."""
+
+    RETRY_AFTER = 1.0
 
     def __init__(self, what: str, meanwhile: str) -> None:
         self._what = what
         self._meanwhile = meanwhile
+        self._retry_at = 0.0
         self.down = False
 
     def failed(self, error: Exception) -> None:
+        self._retry_at = time.monotonic() + self.RETRY_AFTER
         if not self.down:
             log.warning("Redis unreachable (%s): %s %s", error, self._what, self._meanwhile)
             self.down = True
@@ -151,41 +159,53 @@ class Outage:
             log.info("Redis is back: %s shared again", self._what)
             self.down = False
 
+    def resting(self) -> bool:
+        """True while Redis failed less than a second ago: use the fallback directly."""
+        return self.down and time.monotonic() < self._retry_at
+
 
 class RedisRateLimiter:
-    """A sliding-window limiter: one EVALSHA per check, the script loaded once.
+    """A sliding-window limiter: one EVALSHA per check.
 
-    After a Redis restart the script cache is empty; the first NOSCRIPT reloads
-    it and retries, so callers never see it.
+    The script answers with one integer (the hits left, or minus the
+    milliseconds to wait), the cheapest reply to parse. Redis may not know the
+    script yet (first use, or after a restart): the NOSCRIPT answer loads it
+    and the check is retried, so callers never see it.
     """
 
     def __init__(self, redis: Redis, *, prefix: str = "lockdown:ratelimit:") -> None:
         self._redis = redis
         self._prefix = prefix
-        self._sha: str | None = None
         self._fallback = MemoryRateLimiter()
         self._outage = Outage("rate limits", "count in this process meanwhile")
         # Members must be unique across every process adding to the same window.
-        self._members = (f"{secrets.token_hex(6)}:{n}" for n in itertools.count())
+        self._process = secrets.token_hex(6) + ":"
+        self._count = itertools.count()
 
     async def hit(self, key: str, *, limit: int, window: float) -> Verdict:
+        if self._outage.resting():
+            return await self._fallback.hit(key, limit=limit, window=window)
+        args = (
+            self._prefix + key, limit, int(window * 1000), self._process + str(next(self._count))
+        )  # fmt: skip
         try:
-            allowed, remaining, retry_ms = await self._evaluate(key, limit, window)
+            try:
+                left = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", _SLIDING_WINDOW_SHA, 1, *args
+                )
+            except redis_errors.NoScriptError:
+                await self._redis.script_load(_SLIDING_WINDOW)
+                left = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                    "EVALSHA", _SLIDING_WINDOW_SHA, 1, *args
+                )
         except REDIS_DOWN as error:
             self._outage.failed(error)
             return await self._fallback.hit(key, limit=limit, window=window)
-        self._outage.ok()
-        return Verdict(bool(allowed), int(remaining), max(0.0, int(retry_ms) / 1000))
-
-    async def _evaluate(self, key: str, limit: int, window: float) -> list[int]:
-        args = (self._prefix + key, limit, int(window * 1000), next(self._members))
-        if self._sha is None:
-            self._sha = await self._redis.script_load(_SLIDING_WINDOW)
-        try:
-            return await self._redis.evalsha(self._sha, 1, *args)  # type: ignore[no-any-return]
-        except redis_errors.NoScriptError:
-            self._sha = await self._redis.script_load(_SLIDING_WINDOW)
-            return await self._redis.evalsha(self._sha, 1, *args)  # type: ignore[no-any-return]
+        if self._outage.down:
+            self._outage.ok()
+        if left >= 0:
+            return Verdict(True, left, 0.0)
+        return Verdict(False, 0, -left / 1000)
 
 
 class RedisCooldowns:
@@ -198,6 +218,8 @@ class RedisCooldowns:
         self._outage = Outage("cooldowns", "count in this process meanwhile")
 
     async def start(self, key: str, seconds: float) -> float:
+        if self._outage.resting():
+            return await self._fallback.start(key, seconds)
         name = self._prefix + key
         try:
             if await self._redis.set(name, 1, nx=True, px=max(1, int(seconds * 1000))):
@@ -208,10 +230,12 @@ class RedisCooldowns:
             self._outage.failed(error)
             return await self._fallback.start(key, seconds)
         self._outage.ok()
-        return max(0.0, left_ms / 1000)
+        return max(0.0, int(left_ms) / 1000)
 
     async def clear(self, key: str) -> None:
         await self._fallback.clear(key)
+        if self._outage.resting():
+            return
         try:
             await self._redis.delete(self._prefix + key)
         except REDIS_DOWN as error:

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -40,6 +41,17 @@ class PrivateRedis:
              "--appendonly", "no", "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        """Return once the server accepts connections, so a test starts from "up"."""
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.1):
+                    return
+            except OSError:
+                time.sleep(0.025)
+        raise AssertionError(f"redis-server did not listen on port {self.port}")
 
     def stop(self) -> None:
         if self._process is not None:

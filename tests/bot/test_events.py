@@ -24,7 +24,7 @@ from bot.events import (
     decode,
     encode,
 )
-from bot.limits import redis_for_commands, redis_for_subscriptions
+from bot.limits import Outage, redis_for_commands, redis_for_subscriptions
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis, ready
 
@@ -171,6 +171,7 @@ async def test_after_a_redis_restart_subscribers_reconnect_and_refresh(
         private_redis.start()
         await ready(first._redis)
         await heard.until(0, reconnects=1)  # the subscriber is back and told to refresh
+        await asyncio.sleep(Outage.RETRY_AFTER)  # the publisher rests a moment after a failure
         await first.publish(CacheInvalidated("config", 3))
         await heard.until(1)
         assert heard.events == [(CacheInvalidated("config", 3), False)]

@@ -14,6 +14,7 @@ from bot.limits import (
     Cooldowns,
     MemoryCooldowns,
     MemoryRateLimiter,
+    Outage,
     RateLimiter,
     RedisCooldowns,
     RedisRateLimiter,
@@ -102,6 +103,7 @@ async def test_an_outage_falls_back_to_this_process_then_recovers(
 
     private_redis.start()
     await ready(private_client)
+    await asyncio.sleep(Outage.RETRY_AFTER)  # it rests a moment after a failure, then tries
     verdict = await limiter.hit("mod", limit=2, window=60)
     assert (verdict.allowed, verdict.remaining) == (True, 1)  # a fresh Redis, a fresh count
     assert await private_client.exists("lockdown:ratelimit:mod") == 1
