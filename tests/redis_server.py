@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -52,6 +53,15 @@ class PrivateRedis:
             except OSError:
                 time.sleep(0.025)
         raise AssertionError(f"redis-server did not listen on port {self.port}")
+
+    def pause(self) -> None:
+        """Hang the server (SIGSTOP): connections stay open and nothing answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self._process is not None:
