@@ -53,12 +53,20 @@ class DataService:
         return records
 
     async def purge(self, guild_id: int) -> bool:
-        """Delete the guild and everything it owns; False if there was nothing."""
+        """Delete the guild and everything it owns; False if there was nothing.
+
+        If the bot is still in the guild, the guild itself stays (empty), so the
+        bot's next case there has somewhere to belong: it starts afresh.
+        """
         async with self._database.transaction() as uow:
-            purged = await uow.guilds.purge(guild_id)
-        if purged:
-            await self._config.refresh(guild_id)  # back to the defaults everywhere
-        return purged
+            guild = await uow.guilds.get(guild_id)
+            if guild is None:
+                return False
+            await uow.guilds.purge(guild_id)
+            if guild.left_at is None:
+                await uow.guilds.record_join(guild_id, guild.name, now=self._clock.now())
+        await self._config.refresh(guild_id)  # back to the defaults in every process
+        return True
 
     async def left(self, guild_id: int) -> None:
         """The bot left (or was removed): keep the data for the retention period."""

@@ -86,3 +86,24 @@ async def test_rejoining_in_time_keeps_everything(
     assert guild_id not in await data.purge_departed()
     async with database.autocommit() as uow:
         assert [c.type for c in await uow.cases.all(guild_id)] == [CaseType.WARN]
+
+
+async def test_purging_a_guild_the_bot_is_still_in_starts_it_afresh(
+    service: ModerationService,
+    config: ConfigService,
+    database: Database,
+    clock: FixedClock,
+    guild_id: int,
+) -> None:
+    await config.set(guild_id, "retention_days", 3, actor_id=MOD)
+    await service.act(request(guild_id, Action.WARN))
+    data = DataService(database, config, clock)
+
+    assert await data.purge(guild_id)
+
+    assert (await config.get(guild_id)).retention_days == 30  # the cache was refreshed
+    [guild] = await data.export(guild_id)
+    assert guild["kind"] == "guild"  # only the guild itself is left...
+    outcome = await service.act(request(guild_id, Action.WARN))
+    assert outcome.case.number == 1  # ...so the next case has somewhere to belong
+    assert not await data.purge(new_snowflake())  # an unknown guild: nothing to purge
