@@ -128,6 +128,7 @@ async def test_data_export_and_purge(empty_url: str, tmp_path: Path) -> None:
     async with database.transaction() as uow:
         await uow.guilds.record_join(42, "exported", now=now)
         await uow.settings.set(42, "appeal_text", "mail us", actor_id=1, now=now)
+        await uow.guilds.record_leave(42, now=now)  # the bot left; a maintainer erases it all
     await database.record_case(42, NewCase(CaseType.NOTE, 7, 1, now, reason="hello"))
     await database.dispose()
 
