@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
 
 from bot.domain.errors import GuildNotFound
 
@@ -119,10 +120,13 @@ class DriverStatement:
                 rows = await driver.execute_fetchall(self.sql, values)
                 row = rows[0] if rows else None
         except DRIVER_CONNECTION_ERRORS:
-            pooled.invalidate()  # a broken connection must not go back to the pool
+            # A broken connection must not go back to the pool. Like a return to
+            # a full pool, that closes the driver connection, which is I/O only
+            # SQLAlchemy's greenlet bridge can run.
+            await greenlet_spawn(pooled.invalidate)
             raise
         finally:
-            pooled.close()
+            await greenlet_spawn(pooled.close)
         if row is None:
             return None
         return tuple(
