@@ -76,6 +76,10 @@ class Reconciliation(commands.Cog):
                 await self.catch_up(guild)
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
+            except Exception:
+                if self.bot.is_closed():
+                    return  # stopped mid-way: the next start resumes from the same cursor
+                raise
 
     async def catch_up(self, guild: discord.Guild) -> None:
         if not guild.me.guild_permissions.view_audit_log:
