@@ -153,6 +153,8 @@ class GatewaySession:
     ready: bool = False
     invalidated: bool = False
     resumes: int = 0
+    # When the IDENTIFY that started this session arrived (time.monotonic()).
+    identified_at: float = field(default_factory=time.monotonic)
     history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REPLAY_BUFFER))
 
     @property

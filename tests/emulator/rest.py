@@ -169,6 +169,7 @@ class RestApi:
         interactions: Interactions,
         recommended_shards: int,
         application_flags: int,
+        max_concurrency: int = 1,
     ) -> None:
         self.world = world
         self.token = token
@@ -178,6 +179,8 @@ class RestApi:
         self.messaging = messaging
         self.interactions = interactions
         self.recommended_shards = recommended_shards
+        # Sessions Discord lets the bot start at once (one per bucket, shard_id % this).
+        self.max_concurrency = max_concurrency
         self.application_flags = application_flags
         self.requests: list[RequestRecord] = []
         self.faults: list[FaultRule] = []
@@ -393,7 +396,7 @@ class RestApi:
                 "total": 1000,
                 "remaining": 999,
                 "reset_after": 14_400_000,
-                "max_concurrency": 1,
+                "max_concurrency": self.max_concurrency,
             },
         }
 

@@ -67,6 +67,7 @@ class DiscordEmulator:
         bot_user_id: int | None = None,
         bot_username: str = "Lockdown",
         recommended_shards: int = 1,
+        max_concurrency: int = 1,
         heartbeat_interval_ms: int = 41_250,
         privileged_intents: int = PRIVILEGED_INTENTS,
         interaction_response_window: float = 3.0,
@@ -102,6 +103,7 @@ class DiscordEmulator:
             interactions=self.interactions,
             recommended_shards=recommended_shards,
             application_flags=flags,
+            max_concurrency=max_concurrency,
         )
         self._runner: web.AppRunner | None = None
         self._port: int | None = None

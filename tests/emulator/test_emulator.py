@@ -911,6 +911,23 @@ async def test_autosharded_bot_asks_gateway_bot_for_shard_count(route_to: RouteT
             assert len(bot.guilds) == 2
 
 
+@pytest.mark.asyncio
+async def test_session_start_limit_and_identify_times(route_to: RouteTo) -> None:
+    async with DiscordEmulator(max_concurrency=2) as emu:
+        route_to(emu)
+        bot = make_bot(sharded=True, shard_count=2)
+        assert isinstance(bot, commands.AutoShardedBot)
+        before = time.monotonic()
+        async with running(bot, emu):
+            limits = await bot.fetch_session_start_limits()
+            assert limits.max_concurrency == 2
+            sessions = sorted(emu.sessions, key=lambda s: s.shard_id)
+            assert [s.shard_id for s in sessions] == [0, 1]
+            # discord.py identifies the shards of one bot in order.
+            assert before <= sessions[0].identified_at <= sessions[1].identified_at
+            assert sessions[1].identified_at <= time.monotonic()
+
+
 # ---------------------------------------------------------------- subprocess
 
 SUBPROCESS_BOT = """
