@@ -118,36 +118,45 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
 
 
-class _Subscribers:
-    def __init__(self) -> None:
-        self.handlers: list[Handler] = []
-        self.reconnect_hooks: list[Callable[[], None]] = []
+class _Subscriptions:
+    """Who listens in this process, and delivering to them."""
 
-    def deliver(self, event: Event, *, local: bool) -> None:
-        for handler in self.handlers:
+    def __init__(self) -> None:
+        self._handlers: list[Handler] = []
+        self._reconnect_hooks: list[Callable[[], None]] = []
+
+    def subscribe(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    def on_reconnect(self, hook: Callable[[], None]) -> None:
+        """Called after a lost connection is back: events sent meanwhile are gone."""
+        self._reconnect_hooks.append(hook)
+
+    def _deliver(self, event: Event, *, local: bool) -> None:
+        for handler in self._handlers:
             try:
                 handler(event, local)
             except Exception:
                 log.exception("event handler %s failed on %s", handler, event)
 
+    def _reconnected(self) -> None:
+        for hook in self._reconnect_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("reconnect hook %s failed", hook)
 
-class MemoryEventBus:
-    """One process: events go straight to this process's handlers."""
+
+class MemoryEventBus(_Subscriptions):
+    """One process: events go straight to its handlers, and nothing is ever missed."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.origin = secrets.token_hex(6)
         self.received = 0  # there are no other processes
-        self._subscribers = _Subscribers()
-
-    def subscribe(self, handler: Handler) -> None:
-        self._subscribers.handlers.append(handler)
-
-    def on_reconnect(self, hook: Callable[[], None]) -> None:
-        """Nothing is ever missed in one process; kept for the shared interface."""
-        self._subscribers.reconnect_hooks.append(hook)
 
     async def publish(self, event: Event) -> bool:
-        self._subscribers.deliver(event, local=True)
+        self._deliver(event, local=True)
         return True
 
     async def start(self) -> None:
@@ -157,7 +166,7 @@ class MemoryEventBus:
         return None
 
 
-class RedisEventBus:
+class RedisEventBus(_Subscriptions):
     """Every process: one channel, delivered to this process directly and to the
     others through Redis.
 
@@ -167,26 +176,20 @@ class RedisEventBus:
     """
 
     def __init__(self, redis: Redis, listener: Redis, *, channel: str = CHANNEL) -> None:
+        super().__init__()
         self.origin = secrets.token_hex(6)
         self._redis = redis
         self._listener_client = listener
         self._channel = channel
-        self._subscribers = _Subscribers()
         self._publishing = Outage("events", "reach this process only meanwhile")
         self._listening = Outage("the event subscription", "reconnects in the background")
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()  # subscribed, or found Redis away
         self.received = 0  # messages from other processes, for status and tests
 
-    def subscribe(self, handler: Handler) -> None:
-        self._subscribers.handlers.append(handler)
-
-    def on_reconnect(self, hook: Callable[[], None]) -> None:
-        self._subscribers.reconnect_hooks.append(hook)
-
     async def publish(self, event: Event) -> bool:
         """Deliver here, then to the others; False if Redis could not take it."""
-        self._subscribers.deliver(event, local=True)
+        self._deliver(event, local=True)
         if self._publishing.resting():
             return False
         try:
@@ -219,7 +222,7 @@ class RedisEventBus:
                     await pubsub.subscribe(self._channel)
                     self._settled.set()
                     if connected_before:
-                        self._caught_up()
+                        self._reconnected()
                     connected_before = True
                     self._listening.ok()
                     await self._receive(pubsub)
@@ -241,12 +244,4 @@ class RedisEventBus:
             if origin == self.origin:
                 continue  # already delivered locally
             self.received += 1
-            self._subscribers.deliver(event, local=False)
-
-    def _caught_up(self) -> None:
-        """Messages sent while we were away are lost; let each subscriber refresh."""
-        for hook in self._subscribers.reconnect_hooks:
-            try:
-                hook()
-            except Exception:
-                log.exception("reconnect hook %s failed", hook)
+            self._deliver(event, local=False)
