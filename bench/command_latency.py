@@ -199,9 +199,7 @@ async def run_backend(backend: str, commands: int, warmup: int) -> dict[str, Sam
         await prepare_database(url, server)
         # One moderator sends every command: the pace is still checked on each
         # (in-process, as without Redis) but set high enough never to refuse.
-        bot = BotProcess(
-            emulator, url, DEV_GUILD_IDS=str(server.guild.id), COMMAND_LIMIT="1000000"
-        )
+        bot = BotProcess(emulator, url, DEV_GUILD_IDS=str(server.guild.id), COMMAND_LIMIT="1000000")
         floor_bot = BotProcess(
             floor_emulator, module="bench._floor_bot", DEV_GUILD_IDS=str(floor_server.guild.id)
         )
