@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -29,9 +30,23 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPool
     cursor.close()
 
 
+def _check_sqlite_directory(url: str) -> None:
+    """Say plainly that a SQLite file's directory is missing, before aiosqlite's
+    worker thread fails to open it (and, racing the closing event loop, prints
+    a thread traceback on top of the error)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        directory = Path(database).expanduser().resolve().parent
+        if not directory.is_dir():
+            raise FileNotFoundError(
+                f"unable to open database file: the directory {directory} does not exist"
+            )
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL."""
     if url.startswith("sqlite"):
+        _check_sqlite_directory(url)
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
