@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
+from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from bot.domain.models import Case
@@ -175,8 +176,11 @@ class RedisEventBus(_Subscriptions):
     timeout: a subscription is idle most of the time.
     """
 
-    def __init__(self, redis: Redis, listener: Redis, *, channel: str = CHANNEL) -> None:
+    def __init__(
+        self, redis: Redis, listener: Redis, *, channel: str = CHANNEL, liveness: float = 15.0
+    ) -> None:
         super().__init__()
+        self._liveness = liveness  # seconds of silence before checking the connection
         self.origin = secrets.token_hex(6)
         self._redis = redis
         self._listener_client = listener
@@ -220,6 +224,7 @@ class RedisEventBus(_Subscriptions):
             try:
                 async with self._listener_client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
+                    await self._confirmed(pubsub)
                     self._settled.set()
                     if connected_before:
                         self._reconnected()
@@ -231,11 +236,32 @@ class RedisEventBus(_Subscriptions):
                 self._settled.set()
                 await asyncio.sleep(RECONNECT_DELAY)
 
-    async def _receive(self, pubsub: Any) -> None:
+    async def _confirmed(self, pubsub: Any) -> None:
+        """Wait for Redis to confirm the subscription (a hung server accepts the
+        connection but never answers)."""
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-            if message is None or message["type"] != "message":
+            message = await pubsub.get_message(timeout=self._liveness)
+            if message is None:
+                raise redis_errors.TimeoutError("Redis did not confirm the subscription")
+            if message["type"] == "subscribe":
+                return
+
+    async def _receive(self, pubsub: Any) -> None:
+        """Deliver messages; after a quiet interval, PING, and give up on the
+        connection if even that goes unanswered (a hung or unreachable Redis
+        closes nothing, so silence is the only sign)."""
+        awaiting_pong = False
+        while True:
+            message = await pubsub.get_message(timeout=self._liveness)
+            if message is None:
+                if awaiting_pong:
+                    raise redis_errors.TimeoutError("Redis did not answer a PING")
+                await pubsub.ping()
+                awaiting_pong = True
                 continue
+            awaiting_pong = False
+            if message["type"] != "message":
+                continue  # a pong, or a subscription notice
             try:
                 event, origin = decode(message["data"])
             except UnreadableEvent as why:

@@ -178,3 +178,37 @@ async def test_after_a_redis_restart_subscribers_reconnect_and_refresh(
         assert heard.reconnects == 1
     finally:
         await close(first, second)
+
+
+async def test_a_hung_redis_is_noticed_by_its_silence_and_the_subscriber_comes_back(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGSTOP closes nothing: only an unanswered PING shows the subscription is dead."""
+    caplog.set_level(logging.INFO, logger="bot.limits")
+    url = private_redis.url
+    bus = RedisEventBus(
+        redis_for_commands(url), redis_for_subscriptions(url), channel="lockdown:events",
+        liveness=0.2,
+    )  # fmt: skip
+    heard = Heard()
+    bus.on_reconnect(heard.reconnected)
+    bus.subscribe(heard)
+    await bus.start()
+    try:
+        private_redis.pause()
+        try:
+            async with asyncio.timeout(5):
+                while not any("event subscription" in r.message for r in caplog.records):  # noqa: ASYNC110 - a log record, not an Event
+                    await asyncio.sleep(0.05)
+        finally:
+            private_redis.resume()
+        await heard.until(0, reconnects=1)
+        publisher = redis_for_commands(url)
+        await publisher.publish("lockdown:events", encode(CacheInvalidated("config", 9), "other"))
+        await publisher.aclose()
+        await heard.until(1)
+        assert heard.events == [(CacheInvalidated("config", 9), False)]
+        warnings = [r.message for r in caplog.records if "Redis unreachable" in r.message]
+        assert len(warnings) == 1, warnings  # once for the outage, however many retries
+    finally:
+        await close(bus)
