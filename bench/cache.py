@@ -30,7 +30,7 @@ from bot.cache import MemoryCache, TieredCache
 from bot.clock import SystemClock
 from bot.domain.config import GuildConfig
 from bot.events import CacheInvalidated, Event, RedisEventBus
-from bot.limits import redis_for_commands, redis_for_subscriptions
+from bot.redis_client import redis_for_commands, redis_for_subscriptions
 from bot.services.config import ConfigService
 from db.engine import Database
 

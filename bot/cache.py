@@ -19,7 +19,7 @@ from typing import Generic, Protocol, TypeVar
 from redis.asyncio import Redis
 
 from bot.events import CacheInvalidated, Event, EventBus
-from bot.limits import REDIS_DOWN, Outage
+from bot.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,6 @@ class MemoryCache(Generic[V]):
 
     async def put(self, key: int, value: V) -> None:
         self._entries[key] = (time.monotonic() + self._ttl, value)
-
-    def drop(self, key: int | None = None) -> None:
-        """Forget one entry, or all of them."""
-        if key is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(key, None)
 
     def stats(self) -> CacheStats:
         return CacheStats(self._hits, 0, self._misses)

@@ -30,7 +30,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from bot.domain.models import Case
-from bot.limits import REDIS_DOWN, Outage
+from bot.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,13 @@ with `SET NX`. Without Redis (one process) the turns are kept in memory.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 from typing import Protocol
 
 from redis.asyncio import Redis
 
-from bot.limits import REDIS_DOWN, Outage
-
-log = logging.getLogger(__name__)
+from bot.redis_client import REDIS_DOWN, Outage
 
 #: Discord's window: each bucket may identify once per this many seconds.
 IDENTIFY_INTERVAL = 5.0

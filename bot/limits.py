@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import logging
 import secrets
 import time
 from collections import deque
@@ -19,44 +18,8 @@ from typing import NamedTuple, Protocol
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
-log = logging.getLogger(__name__)
-
-#: Errors that mean "Redis is not there right now", as opposed to a bug.
-REDIS_DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)
-
-
-def redis_for_commands(url: str) -> Redis:
-    """A client that gives up fast: a command must never wait long on Redis.
-
-    No retries with back-off (redis-py's default can hold a call for seconds
-    while Redis is down); short connect and read timeouts instead, after
-    which the callers fall back to this process.
-    """
-    client: Redis = Redis.from_url(
-        url,
-        socket_timeout=0.25,
-        socket_connect_timeout=0.25,
-        retry=Retry(NoBackoff(), retries=0),
-        health_check_interval=0,
-    )
-    return client
-
-
-def redis_for_subscriptions(url: str) -> Redis:
-    """A client for a pub/sub listener: connects fast, but waits on reads for as
-    long as the channel is quiet. A Redis restart closes the socket, which the
-    listener notices at once."""
-    client: Redis = Redis.from_url(
-        url,
-        socket_timeout=None,
-        socket_connect_timeout=0.25,
-        retry=Retry(NoBackoff(), retries=0),
-        health_check_interval=0,
-    )
-    return client
+from bot.redis_client import REDIS_DOWN, Outage
 
 
 class Verdict(NamedTuple):
@@ -133,35 +96,6 @@ local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return -math.max(1, tonumber(oldest[2]) + window_ms - now)
 """
 _SLIDING_WINDOW_SHA = hashlib.sha1(_SLIDING_WINDOW.encode()).hexdigest()
-
-
-class Outage:
-    """Tracks one component's view of Redis: one warning when it goes away, one
-    line when it is back, and no attempt for a second after a failure, so a hung
-    Redis costs a command at most one timeout a second, not one per call."""
-
-    RETRY_AFTER = 1.0
-
-    def __init__(self, what: str, meanwhile: str) -> None:
-        self._what = what
-        self._meanwhile = meanwhile
-        self._retry_at = 0.0
-        self.down = False
-
-    def failed(self, error: Exception) -> None:
-        self._retry_at = time.monotonic() + self.RETRY_AFTER
-        if not self.down:
-            log.warning("Redis unreachable (%s): %s %s", error, self._what, self._meanwhile)
-            self.down = True
-
-    def ok(self) -> None:
-        if self.down:
-            log.info("Redis is back: %s shared again", self._what)
-            self.down = False
-
-    def resting(self) -> bool:
-        """True while Redis failed less than a second ago: use the fallback directly."""
-        return self.down and time.monotonic() < self._retry_at
 
 
 class RedisRateLimiter:

@@ -21,9 +21,8 @@ from bot.limits import (
     RateLimiter,
     RedisCooldowns,
     RedisRateLimiter,
-    redis_for_commands,
-    redis_for_subscriptions,
 )
+from bot.redis_client import redis_for_commands, redis_for_subscriptions
 
 
 @dataclass

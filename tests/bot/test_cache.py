@@ -14,7 +14,7 @@ import pytest
 from bot.cache import MemoryCache, TieredCache
 from bot.domain.config import GuildConfig
 from bot.events import RedisEventBus
-from bot.limits import redis_for_commands, redis_for_subscriptions
+from bot.redis_client import redis_for_commands, redis_for_subscriptions
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis, ready
 
@@ -143,7 +143,7 @@ async def test_a_reader_that_loaded_before_a_write_cannot_overwrite_it(
 async def test_when_redis_is_away_reads_go_to_the_database_and_writes_catch_up(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.limits")
+    caplog.set_level(logging.INFO, logger="bot.redis_client")
     first, second = Process(private_redis.url, "config"), Process(private_redis.url, "config")
     await first.bus.start()
     await second.bus.start()

@@ -24,7 +24,7 @@ from bot.events import (
     decode,
     encode,
 )
-from bot.limits import Outage, redis_for_commands, redis_for_subscriptions
+from bot.redis_client import Outage, redis_for_commands, redis_for_subscriptions
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis, ready
 
@@ -154,7 +154,7 @@ async def test_unreadable_messages_are_logged_and_skipped(
 async def test_after_a_redis_restart_subscribers_reconnect_and_refresh(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.limits")
+    caplog.set_level(logging.INFO, logger="bot.redis_client")
     channel = "lockdown:events"
     first, second = await buses(private_redis.url, channel, 2)
     heard = Heard()
@@ -184,7 +184,7 @@ async def test_a_hung_redis_is_noticed_by_its_silence_and_the_subscriber_comes_b
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """SIGSTOP closes nothing: only an unanswered PING shows the subscription is dead."""
-    caplog.set_level(logging.INFO, logger="bot.limits")
+    caplog.set_level(logging.INFO, logger="bot.redis_client")
     url = private_redis.url
     bus = RedisEventBus(
         redis_for_commands(url), redis_for_subscriptions(url), channel="lockdown:events",

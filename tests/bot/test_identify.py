@@ -9,7 +9,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.identify import MemoryIdentifyGate, RedisIdentifyGate
-from bot.limits import redis_for_commands
+from bot.redis_client import redis_for_commands
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis, ready
 

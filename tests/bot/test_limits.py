@@ -14,11 +14,11 @@ from bot.limits import (
     Cooldowns,
     MemoryCooldowns,
     MemoryRateLimiter,
-    Outage,
     RateLimiter,
     RedisCooldowns,
     RedisRateLimiter,
 )
+from bot.redis_client import Outage
 from tests.conftest import REDIS_URL
 from tests.redis_server import PrivateRedis, ready
 
@@ -89,7 +89,7 @@ async def test_a_flushed_script_cache_is_reloaded_transparently(redis_client: Re
 async def test_an_outage_falls_back_to_this_process_then_recovers(
     private_redis: PrivateRedis, private_client: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.limits")
+    caplog.set_level(logging.INFO, logger="bot.redis_client")
     limiter = RedisRateLimiter(private_client)
     cooldowns = RedisCooldowns(private_client)
     assert (await limiter.hit("mod", limit=2, window=60)).allowed

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.limits import Outage
+from bot.redis_client import Outage
 from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, Message, StandardGuild, User
 from tests.redis_server import PrivateRedis
@@ -20,18 +20,21 @@ async def warn(emulator: DiscordEmulator, server: StandardGuild, member: User) -
     return await handle.wait_final(timeout=10)
 
 
+async def bot_on(
+    emulator: DiscordEmulator, database_url: str, server: StandardGuild, redis: PrivateRedis
+) -> BotProcess:
+    return await BotProcess(
+        emulator, database_url, DEV_GUILD_IDS=str(server.guild.id), REDIS_URL=redis.url
+    ).start()
+
+
 @pytest.mark.parametrize("fresh_backend", ["sqlite"], indirect=True)
 async def test_commands_work_through_a_redis_outage_and_sharing_resumes(
     own_emulator: DiscordEmulator, own_database_url: str, private_redis: PrivateRedis
 ) -> None:
     server = own_emulator.world.build_standard_guild(regular_members=4)
     private_redis.stop()  # the bot starts while Redis is away
-    bot = await BotProcess(
-        own_emulator,
-        own_database_url,
-        DEV_GUILD_IDS=str(server.guild.id),
-        REDIS_URL=private_redis.url,
-    ).start()
+    bot = await bot_on(own_emulator, own_database_url, server, private_redis)
     try:
         first = await warn(own_emulator, server, server.members[0])
         assert first.content.startswith("Warned"), first.content
@@ -64,12 +67,7 @@ async def test_a_hung_redis_slows_no_command_past_a_short_timeout(
     Each Redis call gives up after 250 ms, and a component that failed rests a
     second before trying again, so commands keep coming back quickly."""
     server = own_emulator.world.build_standard_guild(regular_members=5)
-    bot = await BotProcess(
-        own_emulator,
-        own_database_url,
-        DEV_GUILD_IDS=str(server.guild.id),
-        REDIS_URL=private_redis.url,
-    ).start()
+    bot = await bot_on(own_emulator, own_database_url, server, private_redis)
     try:
         assert (await warn(own_emulator, server, server.members[0])).content.startswith("Warned")
         private_redis.pause()
