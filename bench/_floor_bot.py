@@ -32,7 +32,7 @@ async def warn(interaction: discord.Interaction, member: discord.Member, reason:
 
 class FloorBot(discord.Client):
     def __init__(self, guild: discord.Object) -> None:
-        wanted = discord.Intents.none()  # Lockdown's intents (bot.client.intents)
+        wanted = discord.Intents.none()  # Lockdown's intents (bot.discord_side.client.intents)
         wanted.guilds = True
         wanted.members = True
         wanted.moderation = True

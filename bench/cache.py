@@ -26,11 +26,11 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from bench.common import median, percentile
-from bot.cache import MemoryCache, TieredCache
-from bot.clock import SystemClock
 from bot.domain.config import GuildConfig
-from bot.events import CacheInvalidated, Event, RedisEventBus
-from bot.redis_client import redis_for_commands, redis_for_subscriptions
+from bot.infra.cache import MemoryCache, TieredCache
+from bot.infra.clock import SystemClock
+from bot.infra.events import CacheInvalidated, Event, RedisEventBus
+from bot.infra.redis_client import redis_for_commands, redis_for_subscriptions
 from bot.services.config import ConfigService
 from db.engine import Database
 

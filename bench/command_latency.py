@@ -79,7 +79,7 @@ class Samples:
 @asynccontextmanager
 async def raw_insert(backend: str, url: str) -> AsyncIterator[Callable[[], Awaitable[None]]]:
     """One durable insert of a cases row with the bare driver (as bench.record_case)."""
-    columns = "guild_id, number, type, target_id, moderator_id, created_at, reason, active"
+    columns = "guild_id, number, type, target_id, moderator_id, created_at, reason, state"
     number = 0
     now = datetime.now(UTC)
     if backend == "sqlite":
@@ -92,7 +92,7 @@ async def raw_insert(backend: str, url: str) -> AsyncIterator[Callable[[], Await
             nonlocal number
             number += 1
             await sqlite.execute(
-                f"INSERT INTO cases ({columns}) VALUES (?, ?, 'warn', 42, 7, ?, 'bench', 1)",
+                f"INSERT INTO cases ({columns}) VALUES (?, ?, 'warn', 42, 7, ?, 'bench', 'active')",
                 (RAW_GUILD, number, stored_now),
             )
             await sqlite.commit()

@@ -29,22 +29,22 @@ async def fill(database: Database, rows: int) -> None:
     params = {"guild": GUILD, "rows": rows, "targets": TARGETS}
     if database.dialect == "postgresql":
         insert = """
-            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, active)
+            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, state)
             SELECT :guild, n, 'warn', 1000 + n % :targets, 7,
                    now() - make_interval(secs => :rows - n), false
             FROM generate_series(1, :rows) AS n"""
     else:
         insert = """
             WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :rows)
-            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, active)
+            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, state)
             SELECT :guild, n, 'warn', 1000 + n % :targets, 7,
                    strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || (:rows - n) || ' seconds'), 0
             FROM seq"""
     async with database.transaction() as uow:
         await uow.guilds.record_join(GUILD, "bench", now=datetime.now(UTC))
-        await uow.connection.execute(text(insert), params)
+        await uow.execute(text(insert), params)
     async with database.autocommit() as uow:
-        await uow.connection.execute(text("ANALYZE"))
+        await uow.execute(text("ANALYZE"))
 
 
 async def run_backend(backend: str, rows: int, queries: int) -> dict[str, list[float]]:

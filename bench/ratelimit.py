@@ -48,8 +48,8 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError
 
-from bot.limits import RedisRateLimiter
-from bot.redis_client import redis_for_commands
+from bot.infra.limits import RedisRateLimiter
+from bot.infra.redis_client import redis_for_commands
 
 REDIS_URL = os.environ.get("LOCKDOWN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 LIMIT, WINDOW = 10, 600.0

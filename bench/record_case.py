@@ -23,7 +23,8 @@ import asyncpg
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bench.common import BACKENDS, driver_dsn, fresh_database, median
-from bot.domain.models import CaseType, NewCase
+from bot.domain.lifecycle import Action, CaseState
+from bot.domain.models import NewCase
 from db.engine import Database
 from db.models import CaseRow
 
@@ -56,10 +57,11 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
         async with database.transaction() as uow:
             for guild in (GUILD, FLOOR_GUILD, ORM_GUILD):
                 await uow.guilds.record_join(guild, "bench", now=now)
-        new = NewCase(CaseType.WARN, target_id=42, moderator_id=7, created_at=now, reason="spam")
+        new = NewCase(Action.WARN, target_id=42, moderator_id=7, created_at=now, reason="spam")
 
         async def repository() -> None:
-            await database.record_case(GUILD, new)
+            async with database.autocommit() as uow:
+                await uow.cases.create(GUILD, new)
 
         sessions = async_sessionmaker(database.engine, expire_on_commit=False)
         orm_number = 0
@@ -77,13 +79,13 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
                         moderator_id=7,
                         created_at=now,
                         reason="spam",
-                        active=True,
+                        state=CaseState.ACTIVE.value,
                     )
                 )
                 await session.commit()
 
         floor_number = 0
-        columns = "guild_id, number, type, target_id, moderator_id, created_at, reason, active"
+        columns = "guild_id, number, type, target_id, moderator_id, created_at, reason, state"
         if backend == "sqlite":
             raw = await aiosqlite.connect(driver_dsn(url))
             await raw.execute("PRAGMA journal_mode=WAL")
@@ -94,7 +96,7 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
                 nonlocal floor_number
                 floor_number += 1
                 await raw.execute(
-                    f"INSERT INTO cases ({columns}) VALUES (?, ?, 'warn', 42, 7, ?, 'spam', 1)",
+                    f"INSERT INTO cases ({columns}) VALUES (?, ?, 'warn', 42, 7, ?, 'spam', 'active')",
                     (FLOOR_GUILD, floor_number, stored_now),
                 )
                 await raw.commit()
@@ -106,7 +108,7 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
                 floor_number += 1
                 await raw.execute(
                     f"INSERT INTO cases ({columns})"
-                    " VALUES ($1, $2, 'warn', 42, 7, $3, 'spam', true)",
+                    " VALUES ($1, $2, 'warn', 42, 7, $3, 'spam', 'active')",
                     FLOOR_GUILD,
                     floor_number,
                     now,

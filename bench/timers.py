@@ -26,7 +26,7 @@ query (plain, and with the shard filter the service adds), cold (connect +
 query, median of 5) and warm, and warm the same four queries `run_due()` runs
 (due and upcoming, expiries and renewals); and for the overdue part, ending
 another 1,000 overdue cases by hand: a due batch of 100, then per case one
-transaction that deactivates it `WHERE active` and inserts the closing case.
+transaction that closes it `WHERE state = 'active'` and inserts the closing case.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ import asyncpg
 from sqlalchemy import bindparam, event, text
 
 from bench.common import BACKENDS, driver_dsn, fresh_database, median
-from bot.cache import MemoryCache
 from bot.domain.config import GuildConfig
 from bot.domain.ports import BulkBanResult, ModLogEntry
 from bot.domain.shards import ShardScope
+from bot.infra.cache import MemoryCache
 from bot.services.config import ConfigService
 from bot.services.timers import BotIdentity, TimerService
 from db.engine import Database
@@ -64,7 +64,10 @@ THIRTY_DAYS = 30 * 86_400
 WARM_CALLS = 50
 COLD_STARTS = 5
 
-EARLIEST = "SELECT guild_id, number, expires_at FROM cases WHERE active AND expires_at IS NOT NULL"
+EARLIEST = (
+    "SELECT guild_id, number, expires_at FROM cases"
+    " WHERE state = 'active' AND expires_at IS NOT NULL"
+)
 SHARD_FILTER = " AND ((guild_id >> 22) % 1) IN (0)"
 ORDERED = " ORDER BY expires_at LIMIT 1"
 
@@ -76,7 +79,7 @@ class SystemClock:
 
 @dataclass
 class NullGateway:
-    """A `ModerationGateway` that does nothing on Discord and remembers every call."""
+    """A `DiscordActions` that does nothing on Discord and remembers every call."""
 
     calls: list[tuple[str, int, int]] = field(default_factory=list)
 
@@ -112,7 +115,7 @@ class NullGateway:
 
 
 def timer_service(database: Database, gateway: NullGateway) -> TimerService:
-    """Built as `bot.client.LockdownBot` builds it, Discord aside."""
+    """Built as `bot.discord_side.client.LockdownBot` builds it, Discord aside."""
     clock = SystemClock()
     config = ConfigService(database, MemoryCache[GuildConfig](), clock)
     return TimerService(
@@ -173,8 +176,8 @@ async def fill(database: Database, backend: str, guilds: int, pending: int, hist
     while len(ids) < guilds:
         ids.add(rng.randrange(1, DISCORD_EPOCH_SPAN_MS) << 22)
     per_history, per_pending = history // guilds, pending // guilds
-    active, closed = ("true", "false") if backend == "postgres" else ("1", "0")
-    columns = "guild_id, number, type, target_id, moderator_id, created_at, expires_at, active"
+    active, closed = "'active'", "'closed'"
+    columns = "guild_id, number, type, target_id, moderator_id, created_at, expires_at, state"
     # Deterministic spread of expiries over the next 30 days, from guild and number.
     spread = f"60 + ((g.id >> 22) % 104729 * 7919 + n * 2654435761) % {THIRTY_DAYS - 60}"
     with_h, from_h = _series(backend, "n", ":per_history")
@@ -197,21 +200,21 @@ async def fill(database: Database, backend: str, guilds: int, pending: int, hist
     params = {"per_history": per_history, "per_pending": per_pending}
     joined = "now()" if backend == "postgres" else "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
     async with database.transaction() as uow:
-        await uow.connection.execute(
+        await uow.execute(
             text(f"INSERT INTO guilds (id, name, joined_at) VALUES (:id, 'bench', {joined})"),
             [{"id": guild} for guild in sorted(ids)],
         )
         for statement in statements:
-            await uow.connection.execute(text(statement), params)
+            await uow.execute(text(statement), params)
     async with database.autocommit() as uow:
-        await uow.connection.execute(text("ANALYZE"))
+        await uow.execute(text("ANALYZE"))
 
 
 async def choose_pending(database: Database, count: int) -> list[tuple[int, int, int]]:
     """`count` random pending cases, as (id, guild_id, number)."""
     async with database.autocommit() as uow:
-        rows = await uow.connection.execute(
-            text("SELECT id, guild_id, number FROM cases WHERE active ORDER BY id")
+        rows = await uow.execute(
+            text("SELECT id, guild_id, number FROM cases WHERE state = 'active' ORDER BY id")
         )
         return random.Random(7).sample([(row[0], row[1], row[2]) for row in rows], count)
 
@@ -224,7 +227,7 @@ async def move_expiry(
         f"UPDATE cases SET expires_at = {_now_plus(backend, seconds)} WHERE id IN :ids"
     ).bindparams(bindparam("ids", expanding=True))
     async with database.autocommit() as uow:
-        await uow.connection.execute(update, {"ids": [case[0] for case in cases]})
+        await uow.execute(update, {"ids": [case[0] for case in cases]})
 
 
 def stamp(dialect: str, moment: datetime) -> Any:
@@ -286,7 +289,8 @@ class RawDriver:
 
     async def _end(self, guild_id: int, number: int) -> int:
         deactivate = (
-            "UPDATE cases SET active = false WHERE guild_id = $1 AND number = $2 AND active"
+            "UPDATE cases SET state = 'closed'"
+            " WHERE guild_id = $1 AND number = $2 AND state = 'active'"
             " RETURNING type, target_id"
         )
         columns = "guild_id, number, type, target_id, moderator_id, created_at, related_number"
@@ -295,8 +299,8 @@ class RawDriver:
             row = await (await db.execute(_qmarks(deactivate), (guild_id, number))).fetchone()
             if row is not None:
                 await db.execute(
-                    f"INSERT INTO cases ({columns}, active) SELECT ?, MAX(number) + 1, ?, ?, 1, ?,"
-                    " ?, 0 FROM cases WHERE guild_id = ?",
+                    f"INSERT INTO cases ({columns}, state) SELECT ?, MAX(number) + 1, ?, ?, 1, ?,"
+                    " ?, 'closed' FROM cases WHERE guild_id = ?",
                     (guild_id, "un" + row[0], row[1], self.now(), number, guild_id),
                 )
             await db.commit()
@@ -308,8 +312,8 @@ class RawDriver:
             await self.connection.execute(
                 "WITH counter AS (UPDATE guilds SET last_case_number = last_case_number + 1"
                 " WHERE id = $1 RETURNING last_case_number)"
-                f" INSERT INTO cases ({columns}, active)"
-                " SELECT $1, last_case_number, $2, $3, 1, $4, $5, false FROM counter",
+                f" INSERT INTO cases ({columns}, state)"
+                " SELECT $1, last_case_number, $2, $3, 1, $4, $5, 'closed' FROM counter",
                 guild_id,
                 "un" + row["type"],
                 row["target_id"],
@@ -507,15 +511,15 @@ async def check_ended_once(
     """One gateway call and one closing case per overdue case; all of them inactive."""
     expected = {(guild_id, number) for _id, guild_id, number in chosen}
     async with database.autocommit() as uow:
-        rows = await uow.connection.execute(
+        rows = await uow.execute(
             text(
                 "SELECT guild_id, related_number, COUNT(*) FROM cases"
                 " WHERE type IN ('unban', 'unmute') GROUP BY guild_id, related_number"
             )
         )
         closing = {(guild_id, number): copies for guild_id, number, copies in rows}
-        still_active = await uow.connection.execute(
-            text("SELECT COUNT(*) FROM cases WHERE active AND expires_at <= :now"),
+        still_active = await uow.execute(
+            text("SELECT COUNT(*) FROM cases WHERE state = 'active' AND expires_at <= :now"),
             {"now": stamp(database.dialect, datetime.now(UTC))},
         )
         left = still_active.scalar_one()

@@ -11,7 +11,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.client import LockdownBot
+from bot.discord_side.client import LockdownBot
 from bot.logs import configure_logging
 from bot.settings import Settings
 from db import migrate

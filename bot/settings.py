@@ -110,10 +110,6 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @property
-    def uses_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def token(self) -> str:
         """The bot token, or a `SettingsError` that says how to provide it."""
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

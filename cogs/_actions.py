@@ -6,26 +6,15 @@ from datetime import timedelta
 
 import discord
 
-from bot.domain.hierarchy import Action
+from bot.domain.lifecycle import Action
+from bot.services.acting import ActionRequest, Outcome
 from bot.services.container import Services
-from bot.services.moderation import ActionRequest, Outcome
 from cogs._adapters import name_of, reply, scene
-
-PAST_TENSE = {
-    Action.BAN: "Banned",
-    Action.UNBAN: "Unbanned",
-    Action.SOFTBAN: "Softbanned",
-    Action.KICK: "Kicked",
-    Action.MUTE: "Timed out",
-    Action.UNMUTE: "Removed the timeout of",
-    Action.WARN: "Warned",
-    Action.NOTE: "Noted on",
-}
 
 
 def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome) -> str:
     case = outcome.case
-    parts = [f"{PAST_TENSE[action]} {name_of(target)} (`{target.id}`) · case #{case.number}"]
+    parts = [f"{action.kind.past_tense} {name_of(target)} (`{target.id}`) · case #{case.number}"]
     if case.expires_at is not None and action is not Action.WARN:
         parts.append(f"until <t:{int(case.expires_at.timestamp())}:f>")
     if outcome.replaced is not None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import discord
 
+from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.hierarchy import Participant, Scene
-from bot.domain.models import LASTING_TYPES, Case
-
-NO_MENTIONS = discord.AllowedMentions.none()
+from bot.domain.lifecycle import CaseState
+from bot.domain.models import Case
+from bot.domain.reasons import NO_REASON
 
 
 def participant(member: discord.Member) -> Participant:
@@ -42,15 +43,17 @@ def describe(case: Case) -> str:
     """One line about a case, for lists."""
     stamp = f"<t:{int(case.created_at.timestamp())}:d>"
     state = ""
-    if case.revoked_at is not None:
+    if case.state is not CaseState.ACTIVE and case.state is not CaseState.CLOSED:
+        state = f" · {case.state.value}"  # pending or failed
+    elif case.revoked_at is not None:
         state = " · revoked"
     elif case.active and case.expires_at is not None:
         state = f" · until <t:{int(case.expires_at.timestamp())}:R>"
     elif case.active:
         state = " · active"
-    elif case.expires_at is not None and case.type in LASTING_TYPES:
+    elif case.expires_at is not None and case.type.kind.stays_active:
         state = " · expired"
-    reason = case.reason or "no reason given"
+    reason = case.reason or NO_REASON
     if len(reason) > 80:
         reason = reason[:79] + "…"
     return f"**#{case.number}** {case.type.value} · {stamp}{state} · {reason}"

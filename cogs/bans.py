@@ -6,14 +6,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.durations import parse_duration
 from bot.domain.errors import LockdownError
-from bot.domain.hierarchy import Action
+from bot.domain.lifecycle import Action
 from bot.domain.targets import parse_user_ids
 from bot.services.container import Services
-from bot.services.moderation import MassBanRequest
+from bot.services.massban import MassBanRequest
 from cogs._actions import run_action
-from cogs._adapters import NO_MENTIONS, participant
+from cogs._adapters import participant
 
 DELETE_MESSAGES = [
     app_commands.Choice(name="don't delete any", value=0),
@@ -39,7 +40,7 @@ class MassBanConfirmation(discord.ui.View):
     ) -> None:
         count = len(self.request.targets)
         await interaction.response.edit_message(content=f"Banning {count} users…", view=None)
-        outcome = await self.services.moderation.massban(self.request)
+        outcome = await self.services.massban.massban(self.request)
         lines = [f"Banned {len(outcome.banned)} of {count} users; {len(outcome.failed)} failed."]
         if outcome.banned:
             lines.append(f"Cases #{outcome.banned[0].number} to #{outcome.banned[-1].number}.")

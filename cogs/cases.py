@@ -6,9 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.models import Case
+from bot.domain.reasons import NO_REASON
 from bot.services.container import Services
-from cogs._adapters import NO_MENTIONS, describe, name_of, reply
+from cogs._adapters import describe, name_of, reply
 
 PAGE_SIZE = 10
 
@@ -17,7 +19,7 @@ def case_details(case: Case) -> str:
     lines = [
         describe(case),
         f"Member: `{case.target_id}` · Moderator: `{case.moderator_id}`",
-        f"Reason: {case.reason or 'no reason given'}",
+        f"Reason: {case.reason or NO_REASON}",
     ]
     if case.related_number is not None:
         lines.append(f"Related: case #{case.related_number}")
@@ -40,7 +42,7 @@ class HistoryPages(discord.ui.View):
         self.starts: list[int | None] = [None]  # the `before` cursor of each page seen
 
     async def render(self) -> str:
-        page, total = await self.services.moderation.history(
+        page, total = await self.services.cases.history(
             self.guild_id, self.user.id, limit=PAGE_SIZE, before=self.starts[-1]
         )
         self.newer.disabled = len(self.starts) == 1
@@ -87,7 +89,7 @@ class Cases(commands.Cog):
         self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
     ) -> None:
         assert interaction.guild is not None
-        case = await self.services.moderation.case(interaction.guild.id, number)
+        case = await self.services.cases.case(interaction.guild.id, number)
         await reply(interaction, case_details(case), ephemeral=True)
 
     @case.command(name="reason", description="Change a case's reason (the old one is audited)")
@@ -99,7 +101,7 @@ class Cases(commands.Cog):
         new_reason: str,
     ) -> None:
         assert interaction.guild is not None
-        case = await self.services.moderation.edit_reason(
+        case = await self.services.cases.edit_reason(
             interaction.guild.id, number, new_reason, actor_id=interaction.user.id
         )
         await reply(interaction, f"Updated the reason of case #{case.number}.", ephemeral=True)

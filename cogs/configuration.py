@@ -8,11 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.config import DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import LockdownError
 from bot.services.container import Services
-from cogs._adapters import NO_MENTIONS, reply
+from cogs._adapters import reply
 
 MAX_APPEAL = 500
 MANAGE_GUILD = discord.Permissions(manage_guild=True)

@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.hierarchy import Action
+from bot.domain.lifecycle import Action
 from bot.services.container import Services
 from cogs._actions import run_action
 

@@ -9,7 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.durations import format_duration, parse_duration
-from bot.domain.models import CaseType, EscalationPolicy
+from bot.domain.lifecycle import Action
+from bot.domain.models import EscalationPolicy
 from bot.services.container import Services
 from cogs._adapters import reply
 
@@ -57,7 +58,7 @@ class Policies(commands.Cog):
         added = await self.services.policies.add(
             interaction.guild.id,
             threshold=threshold,
-            action=CaseType(action),
+            action=Action(action),
             duration=parse_duration(duration) if duration else None,
             window=parse_duration(window) if window else None,
             actor_id=interaction.user.id,

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
 import discord
 from discord.ext import commands
 
-from bot.services.reconcile import AuditRecord, ExternalKind, ReconcileService
+from bot.domain.lifecycle import DiscordEntry
+from bot.services.container import Services
+from bot.services.reconcile import AuditRecord
 
 log = logging.getLogger(__name__)
 
 KINDS = {
-    discord.AuditLogAction.ban: ExternalKind.BAN,
-    discord.AuditLogAction.unban: ExternalKind.UNBAN,
-    discord.AuditLogAction.kick: ExternalKind.KICK,
+    discord.AuditLogAction.ban: DiscordEntry.BAN,
+    discord.AuditLogAction.unban: DiscordEntry.UNBAN,
+    discord.AuditLogAction.kick: DiscordEntry.KICK,
 }
 WATCHED = (*KINDS, discord.AuditLogAction.member_update)
 #: How many entries per guild start-up reconciliation reads at most.
@@ -34,7 +37,7 @@ def to_record(entry: discord.AuditLogEntry) -> AuditRecord | None:
             return None  # a nickname or other change
         until = entry.after.timed_out_until
         # Set means a timeout was given (it may have ended since); cleared means lifted.
-        kind = ExternalKind.TIMEOUT if until is not None else ExternalKind.UNTIMEOUT
+        kind = DiscordEntry.TIMEOUT if until is not None else DiscordEntry.UNTIMEOUT
     if kind is None:
         return None
     return AuditRecord(
@@ -46,14 +49,31 @@ def to_record(entry: discord.AuditLogEntry) -> AuditRecord | None:
         reason=entry.reason,
         at=entry.created_at,
         until=until,
+        actor_name=str(entry.user) if entry.user is not None else None,
+        target_name=str(target) if isinstance(target, discord.User | discord.Member) else None,
     )
 
 
 class Reconciliation(commands.Cog):
-    def __init__(self, bot: commands.AutoShardedBot, service: ReconcileService) -> None:
-        self.bot = bot
-        self.service = service
-        self._caught_up = False
+    """Live audit-log entries and joins, and a catch-up per guild once per process.
+
+    Guilds are caught up one at a time, in the order they become available, by
+    one worker: a bot in thousands of guilds reads their audit logs in turn,
+    never all at once.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.service = services.reconcile
+        self._queued: set[int] = set()
+        self._queue: asyncio.Queue[discord.Guild] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        self._worker = asyncio.create_task(self._catch_up_in_turn())
+
+    async def cog_unload(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
 
     @commands.Cog.listener()
     async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
@@ -66,20 +86,22 @@ class Reconciliation(commands.Cog):
         await self.service.member_joined(member.guild.id, member.id)
 
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        """Once per process: read what happened while the bot was away."""
-        if self._caught_up:
-            return
-        self._caught_up = True
-        for guild in self.bot.guilds:
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Once per process and guild: read what happened while the bot was away."""
+        if guild.id not in self._queued:
+            self._queued.add(guild.id)
+            self._queue.put_nowait(guild)
+
+    async def _catch_up_in_turn(self) -> None:
+        while True:
+            guild = await self._queue.get()
             try:
                 await self.catch_up(guild)
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
             except Exception:
-                if self.bot.is_closed():
-                    return  # stopped mid-way: the next start resumes from the same cursor
-                raise
+                # A stopped bot resumes from the same cursor at its next start.
+                log.exception("catching up with guild %s failed", guild.id)
 
     async def catch_up(self, guild: discord.Guild) -> None:
         if not guild.me.guild_permissions.view_audit_log:
@@ -87,7 +109,9 @@ class Reconciliation(commands.Cog):
         cursor = await self.service.audit_cursor(guild.id)
         after = discord.Object(cursor) if cursor else datetime.now(UTC).replace(hour=0, minute=0)
         records = []
-        async for entry in guild.audit_logs(limit=CATCH_UP_LIMIT, after=after, oldest_first=True):
+        async for entry in guild.audit_logs(
+            limit=CATCH_UP_LIMIT, before=self.service.started_at, after=after, oldest_first=True
+        ):
             if entry.action in WATCHED and (record := to_record(entry)) is not None:
                 records.append(record)
         recorded = await self.service.catch_up(guild.id, records)

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cache import CacheStats
+from bot.services.container import Services
+from bot.services.status import ProcessStatus
 from cogs._adapters import reply
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessStatus:
-    shard_ids: tuple[int, ...]
-    shard_count: int
-    shared_through_redis: bool
-    config_cache: CacheStats
-    events_received: int
 
 
 def describe(status: ProcessStatus) -> str:
@@ -37,11 +26,11 @@ def describe(status: ProcessStatus) -> str:
 
 
 class Status(commands.Cog):
-    def __init__(self, read: Callable[[], ProcessStatus]) -> None:
-        self.read = read
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     @app_commands.command(description="This bot process: shards, shared state, cache counters")
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def status(self, interaction: discord.Interaction) -> None:
-        await reply(interaction, describe(self.read()), ephemeral=True)
+        await reply(interaction, describe(self.services.status.read()), ephemeral=True)

@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.hierarchy import Action
+from bot.domain.lifecycle import Action
 from bot.services.container import Services
 from cogs._actions import run_action
 from cogs._adapters import describe, name_of, reply
@@ -31,7 +31,7 @@ class Warnings(commands.Cog):
     @app_commands.default_permissions(moderate_members=True)
     async def warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
         assert interaction.guild is not None
-        active = await self.services.moderation.active_warnings(interaction.guild.id, member.id)
+        active = await self.services.cases.active_warnings(interaction.guild.id, member.id)
         if not active:
             await reply(interaction, f"{name_of(member)} has no active warnings.", ephemeral=True)
             return
@@ -51,23 +51,18 @@ class Warnings(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         await interaction.response.defer(ephemeral=True, thinking=True)  # may call Discord
-        target = await self.services.moderation.case(interaction.guild.id, case)
-        outcome = await self.services.moderation.pardon(
+        outcome = await self.services.pardons.pardon(
             interaction.guild.id,
             case,
             actor_id=interaction.user.id,
             actor_name=str(interaction.user),
-            target_name=str(target.target_id),
             reason=reason,
         )
-        await reply(
-            interaction,
-            "\n".join(
-                [f"Pardoned case #{case} ({target.type.value}) · case #{outcome.case.number}"]
-                + [
-                    f"The {c.type.value} of case #{c.number} stays in force."
-                    for c in outcome.still_in_force
-                ]
-            ),
-            ephemeral=True,
-        )
+        pardoned = outcome.replaced
+        assert pardoned is not None
+        lines = [f"Pardoned case #{case} ({pardoned.type.value}) · case #{outcome.case.number}"]
+        lines += [
+            f"The {c.type.value} of case #{c.number} stays in force."
+            for c in outcome.still_in_force
+        ]
+        await reply(interaction, "\n".join(lines), ephemeral=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +10,6 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from bot.domain.models import Case, NewCase
-from db.repositories.cases import record_case
 from db.unit_of_work import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -43,9 +39,14 @@ def _check_sqlite_directory(url: str) -> None:
             )
 
 
+def is_sqlite(url: str) -> bool:
+    """The one test of which backend a URL names (the other is PostgreSQL)."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL."""
-    if url.startswith("sqlite"):
+    if is_sqlite(url):
         _check_sqlite_directory(url)
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         engine = create_async_engine(url, **options)
@@ -70,33 +71,29 @@ class Database:
         )
         self.dialect = self.engine.dialect.name
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[UnitOfWork]:
-        """Repositories sharing one transaction: committed on success, else rolled back."""
-        async with self.engine.begin() as connection:
-            yield UnitOfWork(connection)
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[UnitOfWork]:
+    def transaction(self) -> UnitOfWork:
+        """Repositories sharing one transaction: committed on success, else rolled back.
+
+        `async with database.transaction() as uow: ...`
+        """
+        return UnitOfWork(self.engine, transactional=True)
+
+    def autocommit(self) -> UnitOfWork:
         """Repositories whose every statement commits by itself.
 
         For units of work whose statements stand alone: no BEGIN and COMMIT
-        round trips.
+        round trips. `async with database.autocommit() as uow: ...`
         """
-        async with self.autocommit_engine.connect() as connection:
-            yield UnitOfWork(connection)
+        return UnitOfWork(self.autocommit_engine, transactional=False)
 
     async def ping(self) -> None:
         """Open a connection now, so a wrong DATABASE_URL fails at start-up, not mid-command."""
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-
-    async def record_case(self, guild_id: int, new: NewCase) -> Case:
-        """Record one case as a unit of work of its own, on the hot write path.
-
-        Raises `GuildNotFound`, `AlreadyActive` or `DuplicateAuditEntry`.
-        """
-        return await record_case(self.autocommit_engine, guild_id, new)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

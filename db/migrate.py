@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from db.engine import create_engine
+from db.engine import create_engine, is_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def ensure_current(url: str, *, auto_migrate: bool) -> None:
     head = head_revision(url)
     if current_revisions(url) == (head,):
         return
-    if url.startswith("sqlite") and auto_migrate:
+    if is_sqlite(url) and auto_migrate:
         upgrade(url)
         return
     raise SchemaBehind(

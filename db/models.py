@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from bot.domain.models import CaseType
+from bot.domain.lifecycle import Action, CaseState
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -125,10 +125,13 @@ class MemberRow(Base):
     left_at: Mapped[datetime | None]
 
 
-CASE_TYPES = tuple(t.value for t in CaseType)
-_ACTIVE_PUNISHMENT = text("active AND type IN ('ban', 'mute')")
-_PENDING_EXPIRY = text("active AND expires_at IS NOT NULL")
-_PENDING_RENEWAL = text("active AND renew_at IS NOT NULL")
+CASE_TYPES = tuple(t.value for t in Action)
+CASE_STATES = tuple(s.value for s in CaseState)
+#: Written as SQL text, as queries must repeat them for the planners to use the indexes.
+IN_FORCE = "state = 'active'"
+_ACTIVE_PUNISHMENT = text(f"{IN_FORCE} AND type IN ('ban', 'mute')")
+_PENDING_EXPIRY = text(f"{IN_FORCE} AND expires_at IS NOT NULL")
+_PENDING_RENEWAL = text(f"{IN_FORCE} AND renew_at IS NOT NULL")
 
 
 class CaseRow(Base):
@@ -145,7 +148,8 @@ class CaseRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
-    active: Mapped[bool] = mapped_column(Boolean)
+    # pending, active, closed or failed: `bot.domain.lifecycle.CaseState`.
+    state: Mapped[str] = mapped_column(String(16))
     dm_delivered: Mapped[bool | None] = mapped_column(Boolean)
     audit_log_entry_id: Mapped[int | None] = mapped_column(BigInteger)
     related_number: Mapped[int | None] = mapped_column(Integer)
@@ -158,6 +162,7 @@ class CaseRow(Base):
     __table_args__ = (
         UniqueConstraint("guild_id", "number"),
         CheckConstraint(f"type IN {CASE_TYPES!r}", name="type"),
+        CheckConstraint(f"state IN {CASE_STATES!r}", name="state"),
         CheckConstraint("number > 0", name="number_positive"),
         # A member's history in a guild, newest first (numbers grow with time).
         Index("ix_cases_guild_target_number", "guild_id", "target_id", "number"),
@@ -246,10 +251,10 @@ class FeatureFlagRow(Base):
     updated_at: Mapped[datetime]
 
 
-class AuditEntryRow(Base):
-    """Who changed which configuration or case, with before and after."""
+class ChangeRow(Base):
+    """Lockdown's own change log: who changed which setting or case, from what to what."""
 
-    __tablename__ = "audit_entries"
+    __tablename__ = "changes"
 
     id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
     guild_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"))
@@ -261,7 +266,7 @@ class AuditEntryRow(Base):
     after: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_audit_entries_guild_id_id", "guild_id", "id"),)
+    __table_args__ = (Index("ix_changes_guild_id_id", "guild_id", "id"),)
 
 
 def table_of(model: type[Base]) -> Table:

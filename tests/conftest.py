@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.redis_client import redis_for_commands
+from bot.infra.redis_client import redis_for_commands
 from db import migrate
 from db.engine import Database
 

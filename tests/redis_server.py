@@ -12,7 +12,7 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
-from bot.redis_client import REDIS_DOWN
+from bot.infra.redis_client import REDIS_DOWN
 from tests.conftest import service_missing
 
 

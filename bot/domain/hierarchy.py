@@ -6,63 +6,12 @@ moderator a precise reason and leaves nothing half-done.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.domain.errors import LockdownError
-
-
-class Permission(enum.IntFlag):
-    """The Discord permission bits moderation needs (values are Discord's)."""
-
-    KICK_MEMBERS = 1 << 1
-    BAN_MEMBERS = 1 << 2
-    ADMINISTRATOR = 1 << 3
-    MANAGE_GUILD = 1 << 5
-    MANAGE_ROLES = 1 << 28
-    MODERATE_MEMBERS = 1 << 40
-
-
-class Action(enum.StrEnum):
-    """What a moderator asks for; `verb` is how a refusal names it."""
-
-    BAN = "ban"
-    UNBAN = "unban"
-    SOFTBAN = "softban"
-    KICK = "kick"
-    MUTE = "mute"
-    UNMUTE = "unmute"
-    WARN = "warn"
-    NOTE = "note"
-
-    @property
-    def verb(self) -> str:
-        return {"mute": "time out", "unmute": "remove the timeout of"}.get(self.value, self.value)
-
-
-#: What the bot itself needs to carry out each action on Discord.
-BOT_NEEDS = {
-    Action.BAN: Permission.BAN_MEMBERS,
-    Action.UNBAN: Permission.BAN_MEMBERS,
-    Action.SOFTBAN: Permission.BAN_MEMBERS,
-    Action.KICK: Permission.KICK_MEMBERS,
-    Action.MUTE: Permission.MODERATE_MEMBERS,
-    Action.UNMUTE: Permission.MODERATE_MEMBERS,
-}
-
-#: What a moderator needs to ask for each action (unless they hold a moderator role).
-ACTOR_NEEDS = {
-    **BOT_NEEDS,
-    Action.WARN: Permission.MODERATE_MEMBERS,
-    Action.NOTE: Permission.MODERATE_MEMBERS,
-}
-
-PERMISSION_NAMES = {
-    Permission.BAN_MEMBERS: "Ban Members",
-    Permission.KICK_MEMBERS: "Kick Members",
-    Permission.MODERATE_MEMBERS: "Timeout Members",
-}
+from bot.domain.lifecycle import Action
+from bot.domain.permissions import PERMISSION_NAMES, Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +52,9 @@ def preflight(action: Action, scene: Scene, moderator_roles: Iterable[int] = ())
     The moderator needs the action's Discord permission or one of the guild's
     moderator roles; the bot always needs the permission itself.
     """
-    verb = action.verb
-    required = ACTOR_NEEDS[action]
+    kind = action.kind
+    verb = kind.verb
+    required = kind.actor_needs
     if not scene.actor.has(required) and not scene.actor.role_ids & set(moderator_roles):
         raise Refused(
             f"You need the {PERMISSION_NAMES[required]} permission or a moderator role "
@@ -116,7 +66,7 @@ def preflight(action: Action, scene: Scene, moderator_roles: Iterable[int] = ())
         raise Refused(f"I won't {verb} myself.")
     if scene.target_id == scene.owner_id and action is not Action.UNBAN:
         raise Refused(f"You can't {verb} the server owner.")
-    needed = BOT_NEEDS.get(action)
+    needed = kind.bot_needs
     if needed is not None and not scene.bot.has(needed):
         raise Refused(f"I need the {PERMISSION_NAMES[needed]} permission to {verb} members.")
     target = scene.target

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
-class CaseType(enum.StrEnum):
-    """Every kind of entry in the case log."""
-
-    BAN = "ban"
-    UNBAN = "unban"
-    SOFTBAN = "softban"
-    KICK = "kick"
-    MUTE = "mute"
-    UNMUTE = "unmute"
-    WARN = "warn"
-    PARDON = "pardon"
-    NOTE = "note"
-
-
-#: Case types that stay in force until they expire or are revoked.
-LASTING_TYPES = frozenset({CaseType.BAN, CaseType.MUTE, CaseType.WARN})
+from bot.domain.lifecycle import Action, CaseState
 
 
 @dataclass(frozen=True, slots=True)
 class NewCase:
     """What a caller knows when it records a case; the number is allocated on insert."""
 
-    type: CaseType
+    type: Action
     target_id: int
     moderator_id: int
     created_at: datetime
     reason: str | None = None
     expires_at: datetime | None = None
-    active: bool = False
+    state: CaseState = CaseState.CLOSED
     dm_delivered: bool | None = None
     audit_log_entry_id: int | None = None
     related_number: int | None = None
@@ -49,13 +32,13 @@ class Case:
 
     guild_id: int
     number: int
-    type: CaseType
+    type: Action
     target_id: int
     moderator_id: int
     created_at: datetime
     reason: str | None
     expires_at: datetime | None
-    active: bool
+    state: CaseState
     dm_delivered: bool | None
     audit_log_entry_id: int | None
     related_number: int | None
@@ -63,6 +46,11 @@ class Case:
     revoked_by: int | None
     revoke_reason: str | None
     renew_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """In force: a ban or mute not yet ended, a warning that still counts."""
+        return self.state is CaseState.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +81,7 @@ class EscalationPolicy:
     guild_id: int
     id: int
     threshold: int
-    action: CaseType
+    action: Action
     duration_seconds: int | None
     window_seconds: int | None
     created_by: int
@@ -119,7 +107,7 @@ class Setting:
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
+class Change:
     guild_id: int
     id: int
     actor_id: int

@@ -41,7 +41,7 @@ class BulkBanResult:
     failed: list[int]
 
 
-class ModerationGateway(Protocol):
+class DiscordActions(Protocol):
     """The Discord actions moderation performs."""
 
     async def send_dm(self, user_id: int, text: str) -> bool:

@@ -1,12 +1,12 @@
-"""Reading and changing a guild's configuration: validated, audited and cached."""
+"""Reading and changing a guild's configuration: validated, logged in the change log, and cached."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.cache import Cache
 from bot.domain.config import GuildConfig, check_feature, check_key
 from bot.domain.ports import Clock
+from bot.infra.cache import Cache
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 
@@ -31,12 +31,12 @@ class ConfigService:
         )
 
     async def set(self, guild_id: int, key: str, value: Any, *, actor_id: int) -> GuildConfig:
-        """Store one setting and its audit entry in one transaction."""
+        """Store one setting and its change-log entry in one transaction."""
         check_key(key)
         async with self._database.transaction() as uow:
             before = await uow.settings.get(guild_id, key)
             await uow.settings.set(guild_id, key, value, actor_id=actor_id, now=self._clock.now())
-            await self._audit(
+            await self._log_change(
                 uow,
                 guild_id,
                 actor_id,
@@ -56,7 +56,7 @@ class ConfigService:
             for name in keys:
                 removed = await uow.settings.delete(guild_id, name)
                 if removed is not None:
-                    await self._audit(
+                    await self._log_change(
                         uow,
                         guild_id,
                         actor_id,
@@ -76,7 +76,7 @@ class ConfigService:
             await uow.features.set(
                 guild_id, name, enabled, actor_id=actor_id, now=self._clock.now()
             )
-            await self._audit(
+            await self._log_change(
                 uow,
                 guild_id,
                 actor_id,
@@ -93,7 +93,7 @@ class ConfigService:
         await self._cache.put(guild_id, fresh)
         return fresh
 
-    async def _audit(
+    async def _log_change(
         self,
         uow: UnitOfWork,
         guild_id: int,
@@ -105,7 +105,7 @@ class ConfigService:
         after: dict[str, Any] | None,
     ) -> None:
         """Who changed which setting or feature, from what to what."""
-        await uow.audit.add(
+        await uow.changes.add(
             guild_id,
             actor_id=actor_id,
             action=action,

@@ -1,4 +1,4 @@
-"""A guild's data as records to export, its departure, and its removal."""
+"""A guild's data: its arrival and departure, its export, and its removal."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from bot.domain.errors import GuildNotFound
 from bot.domain.ports import Clock
 from bot.services.config import ConfigService
 from db.engine import Database
-from db.repositories.retention import DepartedGuilds
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class DataService:
             records += [_record("feature", f) for f in (await uow.features.all(guild_id)).values()]
             records += [_record("policy", p) for p in await uow.policies.list(guild_id)]
             records += [_record("case", c) for c in await uow.cases.all(guild_id)]
-            records += [_record("audit", a) for a in await uow.audit.all(guild_id)]
+            records += [_record("change", a) for a in await uow.changes.all(guild_id)]
         return records
 
     async def purge(self, guild_id: int) -> bool:
@@ -68,6 +67,12 @@ class DataService:
         await self._config.refresh(guild_id)  # back to the defaults in every process
         return True
 
+    async def arrived(self, guild_id: int, name: str) -> None:
+        """The bot is in this guild (it joined, or came back): its cases have somewhere
+        to belong, and a guild that was leaving keeps its data."""
+        async with self._database.autocommit() as uow:
+            await uow.guilds.record_join(guild_id, name, now=self._clock.now())
+
     async def left(self, guild_id: int) -> None:
         """The bot left (or was removed): keep the data for the retention period."""
         async with self._database.autocommit() as uow:
@@ -77,7 +82,7 @@ class DataService:
         """Purge guilds whose retention period ran out; a rejoin clears `left_at` first."""
         now = self._clock.now()
         async with self._database.autocommit() as uow:
-            departed = await DepartedGuilds(uow.connection).left_before(now)
+            departed = await uow.departed.left_before(now)
         purged = []
         for guild_id, left_at in departed:
             days = (await self._config.get(guild_id)).retention_days

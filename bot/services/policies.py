@@ -1,16 +1,17 @@
-"""The escalation ladder: admins add and remove rungs, each change audited."""
+"""The escalation ladder: admins add and remove rungs, each change in the change log."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from bot.domain.errors import LockdownError
-from bot.domain.models import CaseType, EscalationPolicy
+from bot.domain.lifecycle import Action
+from bot.domain.models import EscalationPolicy
 from bot.domain.ports import Clock
 from db.engine import Database
 
 MAX_THRESHOLD = 50
-LADDER_ACTIONS = (CaseType.MUTE, CaseType.KICK, CaseType.BAN)
+LADDER_ACTIONS = (Action.MUTE, Action.KICK, Action.BAN)
 
 
 class PolicyRefused(LockdownError):
@@ -40,7 +41,7 @@ class PolicyService:
         guild_id: int,
         *,
         threshold: int,
-        action: CaseType,
+        action: Action,
         duration: timedelta | None,
         window: timedelta | None,
         actor_id: int,
@@ -50,9 +51,9 @@ class PolicyService:
             raise PolicyRefused(f"The threshold must be between 1 and {MAX_THRESHOLD} warnings.")
         if action not in LADDER_ACTIONS:
             raise PolicyRefused("The action must be mute, kick or ban.")
-        if action is CaseType.MUTE and duration is None:
+        if action is Action.MUTE and duration is None:
             raise PolicyRefused("A mute needs a duration.")
-        if action is CaseType.KICK and duration is not None:
+        if action is Action.KICK and duration is not None:
             raise PolicyRefused("A kick has no duration.")
         now = self._clock.now()
         async with self._database.transaction() as uow:
@@ -65,7 +66,7 @@ class PolicyService:
                 created_by=actor_id,
                 now=now,
             )
-            await uow.audit.add(
+            await uow.changes.add(
                 guild_id,
                 actor_id=actor_id,
                 action="policy.add",
@@ -83,7 +84,7 @@ class PolicyService:
             removed = await uow.policies.remove(guild_id, policy_id)
             if removed is None:
                 raise PolicyRefused(f"There is no policy #{policy_id} in this server.")
-            await uow.audit.add(
+            await uow.changes.add(
                 guild_id,
                 actor_id=actor_id,
                 action="policy.remove",

@@ -11,65 +11,41 @@ reconciliation source:
   entries are recorded if the live event was missed; the bot's own entries are
   linked to the case they produced, or, if the bot died before recording one,
   the case is recorded then, credited to the moderator named in the reason.
+  Only entries made before this process started are settled this way: a later
+  own entry belongs to an action of this process that may still be recording
+  its case (Discord applies an action before the case is written), and reading
+  it as "applied but never recorded" would record it twice.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import AlreadyActive, DuplicateAuditEntry
-from bot.domain.models import Case, CaseType, NewCase
-from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
+from bot.domain.lifecycle import Action, DiscordEntry, possible_sources, recorded_from_discord
+from bot.domain.models import Case, NewCase
+from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import (
     audit_reason,
     moderator_from_audit_reason,
     reason_from_audit_reason,
 )
-from bot.events import CaseCreated, EventBus, MemoryEventBus
-from bot.services import mutes
+from bot.infra.events import CaseCreated, EventBus
+from bot.services import enforcement
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
+from bot.services.names import NameBook
+from bot.services.recording import record_case
 from db.engine import Database
-from db.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 #: How far back an own audit entry looks for the case it produced.
 LINK_WINDOW = timedelta(minutes=10)
-
-
-class ExternalKind(enum.StrEnum):
-    BAN = "ban"
-    UNBAN = "unban"
-    KICK = "kick"
-    TIMEOUT = "timeout"
-    UNTIMEOUT = "untimeout"
-
-
-#: The case each kind of audit entry becomes.
-CASE_OF = {
-    ExternalKind.BAN: CaseType.BAN,
-    ExternalKind.UNBAN: CaseType.UNBAN,
-    ExternalKind.KICK: CaseType.KICK,
-    ExternalKind.TIMEOUT: CaseType.MUTE,
-    ExternalKind.UNTIMEOUT: CaseType.UNMUTE,
-}
-#: The cases an own entry may have come from (a softban bans and unbans; a pardon lifts).
-PRODUCED_BY = {
-    ExternalKind.BAN: (CaseType.BAN, CaseType.SOFTBAN),
-    ExternalKind.UNBAN: (CaseType.UNBAN, CaseType.SOFTBAN, CaseType.PARDON),
-    ExternalKind.KICK: (CaseType.KICK,),
-    ExternalKind.TIMEOUT: (CaseType.MUTE,),
-    ExternalKind.UNTIMEOUT: (CaseType.UNMUTE, CaseType.PARDON),
-}
-#: What an entry ends, and what it replaces.
-ENDS = {ExternalKind.UNBAN: CaseType.BAN, ExternalKind.UNTIMEOUT: CaseType.MUTE}
-REPLACES = {ExternalKind.BAN: CaseType.BAN, ExternalKind.TIMEOUT: CaseType.MUTE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,32 +54,38 @@ class AuditRecord:
 
     guild_id: int
     entry_id: int
-    kind: ExternalKind
+    kind: DiscordEntry
     actor_id: int
     target_id: int
     reason: str | None
     at: datetime
     until: datetime | None = None  # a timeout's end
+    actor_name: str | None = None
+    target_name: str | None = None
 
 
 class ReconcileService:
     def __init__(
         self,
         database: Database,
-        gateway: ModerationGateway,
+        discord: DiscordActions,
         config: ConfigService,
         clock: Clock,
         *,
         bot_id: Callable[[], int],
-        events: EventBus | None = None,
+        events: EventBus,
+        modlog: ModLog,
+        names: NameBook,
     ) -> None:
         self._database = database
-        self._gateway = gateway
+        self._discord = discord
         self._config = config
-        self._modlog = ModLog(config, gateway)
+        self._modlog = modlog
+        self._names = names
         self._clock = clock
         self._bot_id = bot_id
-        self._events = events or MemoryEventBus()
+        self._events = events
+        self.started_at = clock.now()
 
     async def observe(self, record: AuditRecord) -> Case | None:
         """A live audit-log entry: record what a person did in Discord's client."""
@@ -117,7 +99,9 @@ class ReconcileService:
         return await self._record(record, moderator_id=record.actor_id, reason=record.reason)
 
     async def catch_up(self, guild_id: int, records: list[AuditRecord]) -> int:
-        """Reconcile entries since the last start-up (oldest first); how many became cases."""
+        """Reconcile entries made since the last start-up and before this one (oldest
+        first); how many became cases. Later entries are left to the live path."""
+        records = [r for r in records if r.at < self.started_at]
         recorded = 0
         for record in sorted(records, key=lambda r: r.entry_id):
             if record.actor_id == self._bot_id():
@@ -140,15 +124,15 @@ class ReconcileService:
         """Re-apply a mute that is still in force to a member who left and came back."""
         now = self._clock.now()
         async with self._database.autocommit() as uow:
-            mute = await uow.cases.active(guild_id, user_id, CaseType.MUTE)
+            mute = await uow.cases.active(guild_id, user_id, Action.MUTE)
         if mute is None or mute.expires_at is None or mute.expires_at <= now:
             return False
         bot_id = self._bot_id()
         reason = audit_reason("Lockdown", bot_id, f"re-applying the mute of case #{mute.number}")
         config = await self._config.get(guild_id)
         try:
-            await mutes.impose(
-                self._gateway, config, guild_id, user_id,
+            await enforcement.impose_mute(
+                self._discord, config, guild_id, user_id,
                 expires_at=mute.expires_at, now=now, reason=reason,
             )  # fmt: skip
         except DiscordFailure as failure:
@@ -167,7 +151,7 @@ class ReconcileService:
             case = await uow.cases.find_unlinked(
                 record.guild_id,
                 record.target_id,
-                PRODUCED_BY[record.kind],
+                possible_sources(record.kind),
                 since=record.at - LINK_WINDOW,
             )
             if case is not None:
@@ -185,49 +169,35 @@ class ReconcileService:
     async def _record(
         self, record: AuditRecord, *, moderator_id: int, reason: str | None
     ) -> Case | None:
-        now = self._clock.now()
+        """Record what an entry did, ending or replacing what it ends (an unban ends
+        the ban; a new timeout replaces the mute)."""
+        if record.actor_name:
+            self._names.remember(record.actor_id, record.actor_name)
+        if record.target_name:
+            self._names.remember(record.target_id, record.target_name)
+        kind = recorded_from_discord(record.kind)
         new = NewCase(
-            type=CASE_OF[record.kind],
+            type=kind.action,
             target_id=record.target_id,
             moderator_id=moderator_id,
             created_at=record.at,
             reason=reason,
-            expires_at=record.until if record.kind is ExternalKind.TIMEOUT else None,
-            active=record.kind in REPLACES,
+            expires_at=record.until if record.kind is DiscordEntry.TIMEOUT else None,
+            state=kind.confirmed_state,
             audit_log_entry_id=record.entry_id,
         )
         try:
-            async with self._database.transaction() as uow:
-                if await uow.cases.find_by_audit_entry(record.guild_id, record.entry_id):
-                    return None
-                ended = await self._end(uow, record, moderator_id, reason, now)
-                if ended is not None:
-                    new = replace(new, related_number=ended.number)
-                case = await uow.cases.create(record.guild_id, new)
+            recorded = await record_case(
+                self._database,
+                record.guild_id,
+                new,
+                revoked_by=moderator_id,
+                revoke_reason=reason if kind.ends else "replaced in Discord",
+            )
         except (DuplicateAuditEntry, AlreadyActive):
             return None  # another process recorded it first
+        assert recorded is not None
+        case = recorded.case
         await self._events.publish(CaseCreated.of(case))
-        entry = ModLogEntry(case, str(case.target_id), str(moderator_id), None, "done in Discord")
-        await self._modlog.post(record.guild_id, entry)
+        await self._modlog.post(case, note="done in Discord")
         return case
-
-    async def _end(
-        self,
-        uow: UnitOfWork,
-        record: AuditRecord,
-        moderator_id: int,
-        reason: str | None,
-        now: datetime,
-    ) -> Case | None:
-        """End what this entry ends (an unban ends a ban) or replaces (a new timeout)."""
-        kind = ENDS.get(record.kind) or REPLACES.get(record.kind)
-        if kind is None:
-            return None
-        return await uow.cases.end_active(
-            record.guild_id,
-            record.target_id,
-            kind,
-            revoked_by=moderator_id,
-            revoked_at=now,
-            revoke_reason=reason if record.kind in ENDS else "replaced in Discord",
-        )

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from bot.domain.durations import format_duration
 from bot.domain.errors import LockdownError
-from bot.limits import Cooldowns, RateLimiter
+from bot.infra.limits import Cooldowns, RateLimiter
 
 
 class Throttled(LockdownError):

@@ -7,7 +7,7 @@ pending expiries cost one indexed query, a restart loses nothing, and timers
 that fell due while the bot was down fire at start-up.
 
 Ending is idempotent on Discord (unbanning twice is harmless) and exactly-once
-in the database: the case is deactivated with `WHERE active`, and the closing
+in the database: the case is closed only while it is in force, and the closing
 case is recorded in the same transaction, so of two racing attempts only one
 records anything.
 """
@@ -21,18 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.models import Case, CaseType, NewCase
-from bot.domain.ports import Clock, DiscordFailure, ModerationGateway, ModLogEntry
+from bot.domain.models import NewCase
+from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import audit_reason
 from bot.domain.shards import ShardScope
-from bot.events import CaseCreated, Event
-from bot.services import mutes
+from bot.infra.events import CaseCreated, Event
+from bot.services import enforcement
 from bot.services.config import ConfigService
-from bot.services.moderation import RENEW_BEFORE
+from bot.services.enforcement import MAX_TIMEOUT, RENEW_BEFORE
 from bot.services.modlog import ModLog
-from bot.services.mutes import MAX_TIMEOUT
+from bot.services.recording import record_case
 from db.engine import Database
-from db.repositories.timers import Timer, TimerKind, TimerQueue
+from db.repositories.timers import Timer, TimerKind
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(seconds=30)
 IDLE_POLL = timedelta(minutes=5)
 BATCH = 100
-
-CLOSING_TYPE = {CaseType.BAN: CaseType.UNBAN, CaseType.MUTE: CaseType.UNMUTE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +52,18 @@ class TimerService:
     def __init__(
         self,
         database: Database,
-        gateway: ModerationGateway,
+        discord: DiscordActions,
         config: ConfigService,
         clock: Clock,
         *,
         identity: Callable[[], BotIdentity],
         scope: Callable[[], ShardScope],
+        modlog: ModLog,
     ) -> None:
         self._database = database
-        self._gateway = gateway
+        self._discord = discord
         self._config = config
-        self._modlog = ModLog(config, gateway)
+        self._modlog = modlog
         self._clock = clock
         self._identity = identity
         self._scope = scope
@@ -109,7 +108,7 @@ class TimerService:
         while True:
             now = self._clock.now()
             async with self._database.autocommit() as uow:
-                due = await TimerQueue(uow.connection).due(scope, now, limit=BATCH)
+                due = await uow.timers.due(scope, now, limit=BATCH)
             ready = [t for t in due if self._retry_at.get(_key(t), now) <= now]
             for timer in ready:
                 if self._stopping:
@@ -119,9 +118,7 @@ class TimerService:
                 break
         # The next timer not waiting for a retry: look past the deferred ones.
         async with self._database.autocommit() as uow:
-            upcoming = await TimerQueue(uow.connection).upcoming(
-                scope, limit=len(self._retry_at) + 1
-            )
+            upcoming = await uow.timers.upcoming(scope, limit=len(self._retry_at) + 1)
         next_at = next((t.at for t in upcoming if _key(t) not in self._retry_at), None)
         now = self._clock.now()
         waits = [IDLE_POLL, *(at - now for at in self._retry_at.values())]
@@ -154,42 +151,33 @@ class TimerService:
         if case is None or not case.active:
             return
         bot = self._identity()
-        reason = f"case #{case.number} expired"
-        if case.type in CLOSING_TYPE:
-            await self._lift(case, audit_reason(bot.name, bot.id, reason))
-        async with self._database.transaction() as uow:
-            if await uow.cases.deactivate(timer.guild_id, case.number) is None:
-                return  # ended meanwhile by a pardon or another process
-            closing = CLOSING_TYPE.get(case.type)
-            if closing is None:
-                return  # an expired warning just stops counting
-            closed = await uow.cases.create(
-                timer.guild_id,
-                NewCase(
-                    type=closing,
-                    target_id=case.target_id,
-                    moderator_id=bot.id,
-                    created_at=now,
-                    reason=f"Temporary {case.type.value} expired (case #{case.number})",
-                    related_number=case.number,
-                ),
-            )
+        config = await self._config.get(case.guild_id)
+        reason = audit_reason(bot.name, bot.id, f"case #{case.number} expired")
+        await enforcement.lift(self._discord, config, case, reason=reason)
+        closing = case.type.kind.closed_by
+        if closing is None:  # an expired warning just stops counting
+            async with self._database.autocommit() as uow:
+                await uow.cases.close(timer.guild_id, case.number)
+            return
+        recorded = await record_case(
+            self._database,
+            timer.guild_id,
+            NewCase(
+                type=closing,
+                target_id=case.target_id,
+                moderator_id=bot.id,
+                created_at=now,
+                reason=f"Temporary {case.type.value} expired (case #{case.number})",
+                state=closing.kind.confirmed_state,
+            ),
+            revoked_by=None,
+            revoke_reason=None,
+            ending=case.number,
+        )
+        if recorded is None:
+            return  # ended meanwhile by a pardon or another process
         log.info("case #%s in guild %s expired", case.number, timer.guild_id)
-        entry = ModLogEntry(closed, str(case.target_id), bot.name, None, note="expired")
-        await self._modlog.post(timer.guild_id, entry)
-
-    async def _lift(self, case: Case, reason: str) -> None:
-        try:
-            if case.type is CaseType.BAN:
-                await self._gateway.unban(case.guild_id, case.target_id, reason=reason)
-            else:
-                config = await self._config.get(case.guild_id)
-                await mutes.lift(
-                    self._gateway, config, case.guild_id, case.target_id, reason=reason
-                )
-        except DiscordFailure as failure:
-            if failure.status != 404:  # 404: already unbanned, or the member left
-                raise
+        await self._modlog.post(recorded.case, note="expired", moderator_name=bot.name)
 
     async def _renew(self, timer: Timer, now: datetime) -> None:
         async with self._database.autocommit() as uow:
@@ -204,7 +192,7 @@ class TimerService:
         bot = self._identity()
         reason = audit_reason(bot.name, bot.id, f"renewing the timeout of case #{case.number}")
         try:
-            await self._gateway.timeout(case.guild_id, case.target_id, until=until, reason=reason)
+            await self._discord.timeout(case.guild_id, case.target_id, until=until, reason=reason)
         except DiscordFailure as failure:
             if failure.status != 404:
                 raise  # 404: they left; the timeout is re-applied if they rejoin

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import asyncpg
 from sqlalchemy import Column, Dialect, Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
@@ -25,11 +25,44 @@ INTEGRITY_ERRORS = (
 )
 
 
-def upsert(connection: AsyncConnection, table: Table) -> Any:
-    """The dialect's `INSERT` that supports `ON CONFLICT` (same API on both backends)."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+class Connections(Protocol):
+    """Where a repository gets its connection: a unit of work."""
+
+    engine: AsyncEngine
+    dialect: str
+    transactional: bool
+
+    @property
+    def opened(self) -> bool: ...
+
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]: ...
+
+
+class Repository:
+    """A repository of one unit of work; it opens the connection only when it needs one."""
+
+    def __init__(self, uow: Connections) -> None:
+        self._uow = uow
+
+    async def _execute(self, statement: Executable) -> Result[Any]:
+        return await self._uow.execute(statement)
+
+    async def _write(self, guild_id: int, statement: Executable) -> Result[Any]:
+        """Execute a write of tenant data; a missing guild raises `GuildNotFound`."""
+        try:
+            return await self._uow.execute(statement)
+        except INTEGRITY_ERRORS as error:
+            if is_foreign_key_error(error):
+                raise GuildNotFound(guild_id) from None
+            raise
+
+    def _upsert(self, table: Table) -> Any:
+        """The dialect's `INSERT` that supports `ON CONFLICT` (same API on both backends)."""
+        if self._uow.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
 
 def violated(error: Exception, name: str, columns: Sequence[str] = ()) -> bool:
@@ -48,18 +81,6 @@ def violated(error: Exception, name: str, columns: Sequence[str] = ()) -> bool:
 
 def is_foreign_key_error(error: Exception) -> bool:
     return "foreign key" in str(getattr(error, "orig", error)).lower()
-
-
-async def write(
-    connection: AsyncConnection, guild_id: int, statement: Executable
-) -> Result[*tuple[Any, ...]]:
-    """Execute a write of tenant data; a missing guild raises `GuildNotFound`."""
-    try:
-        return await connection.execute(statement)
-    except INTEGRITY_ERRORS as error:
-        if is_foreign_key_error(error):
-            raise GuildNotFound(guild_id) from None
-        raise
 
 
 Processor = Callable[[Any], Any] | None
@@ -95,17 +116,15 @@ class DriverStatement:
         self._bind: list[Processor] = [
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
         ]
-        self._result: list[Processor] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
+        self._result: list[tuple[str, Processor]] = [
+            (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for column in returning
         ]
 
-    async def fetch_one(
-        self, engine: AsyncEngine, params: dict[str, Any]
-    ) -> tuple[Any, ...] | None:
+    async def fetch_one(self, engine: AsyncEngine, params: dict[str, Any]) -> dict[str, Any] | None:
         """Execute on a pooled driver connection of `engine` (an autocommit engine).
 
-        The first row, converted, if any.
+        The first row, converted and keyed by column name, if any.
         """
         values = []
         for name, process in zip(self._names, self._bind, strict=True):
@@ -129,7 +148,7 @@ class DriverStatement:
             await greenlet_spawn(pooled.close)
         if row is None:
             return None
-        return tuple(
-            value if process is None or value is None else process(value)
-            for value, process in zip(row, self._result, strict=True)
-        )
+        return {
+            name: value if process is None or value is None else process(value)
+            for value, (name, process) in zip(row, self._result, strict=True)
+        }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Dialect,
+    Executable,
     Insert,
     Select,
-    and_,
     bindparam,
     func,
     insert,
@@ -20,7 +20,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.errors import (
     AlreadyActive,
@@ -29,22 +28,32 @@ from bot.domain.errors import (
     GuildNotFound,
     LockdownError,
 )
-from bot.domain.models import Case, CaseType, NewCase
+from bot.domain.lifecycle import TRANSITIONS, Action, CaseState
+from bot.domain.models import Case, NewCase
 from db.models import CaseRow, GuildRow, table_of
-from db.repositories._sql import INTEGRITY_ERRORS, DriverStatement, is_foreign_key_error, violated
+from db.repositories._sql import (
+    INTEGRITY_ERRORS,
+    DriverStatement,
+    Repository,
+    is_foreign_key_error,
+    violated,
+)
 
 cases = table_of(CaseRow)
 _NEW_CASE_FIELDS = tuple(NewCase.__slots__)  # type, target_id, ... (no guild, no number)
-
-
-def _to_case(values: Sequence[Any]) -> Case:
-    """Map a row selected as `_CASE_COLUMNS` (same order as `Case`'s fields)."""
-    fields = list(values)
-    fields[2] = CaseType(fields[2])
-    return Case(*fields)
-
-
 _CASE_COLUMNS: list[Column[Any]] = [cases.c[name] for name in Case.__slots__]
+
+#: The lifecycle states written as literals: the partial indexes' predicates say
+#: `state = 'active'`, and SQLite's planner only matches a literal, never a
+#: bound parameter, so a query that binds the state would scan the case log.
+IN_FORCE = cases.c.state == literal_column(f"'{CaseState.ACTIVE.value}'")
+_PENDING = cases.c.state == literal_column(f"'{CaseState.PENDING.value}'")
+_NOT_FAILED = cases.c.state != literal_column(f"'{CaseState.FAILED.value}'")
+
+
+def _to_case(values: Mapping[Any, Any]) -> Case:
+    """Map a row (or the fast path's dict) by column name."""
+    return Case(**{**values, "type": Action(values["type"]), "state": CaseState(values["state"])})
 
 
 @cache
@@ -103,6 +112,7 @@ def _params(guild_id: int, new: NewCase) -> dict[str, Any]:
     params = {name: getattr(new, name) for name in _NEW_CASE_FIELDS}
     params["guild_id"] = guild_id
     params["type"] = new.type.value
+    params["state"] = new.state.value
     return params
 
 
@@ -117,55 +127,43 @@ def _refusal(error: Exception, guild_id: int, new: NewCase) -> LockdownError | N
     return None
 
 
-async def record_case(engine: AsyncEngine, guild_id: int, new: NewCase) -> Case:
-    """Record a case as its own unit of work: the case log's hot write path.
-
-    One statement on a pooled driver connection of an autocommit engine (see
-    `DriverStatement`); raises what `CaseRepository.create` raises.
-    """
-    try:
-        row = await _driver_insert(engine.dialect).fetch_one(engine, _params(guild_id, new))
-    except INTEGRITY_ERRORS as error:
-        refusal = _refusal(error, guild_id, new)
-        if refusal is None:
-            raise
-        raise refusal from None
-    if row is None:
-        raise GuildNotFound(guild_id)
-    return _to_case(row)
-
-
-class CaseRepository:
+class CaseRepository(Repository):
     """Reads and writes one guild's cases at a time."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
     async def create(self, guild_id: int, new: NewCase) -> Case:
-        """Record a case under the guild's next number, inside this unit of work.
+        """Record a case under the guild's next number, in this unit of work.
 
         Raises `GuildNotFound`, `AlreadyActive` (a second active ban or mute)
         or `DuplicateAuditEntry` (this audit-log entry is already a case).
+
+        The number is allocated inside the insert statement, so it needs no
+        transaction of its own: in a unit of work that runs no transaction and
+        has opened no connection, the statement goes straight through the
+        driver on a pooled connection (`DriverStatement`), the case log's hot
+        write path; otherwise it runs on the unit's connection.
         """
-        statement = _insert_statement(self._connection.dialect.name)
+        uow = self._uow
+        params = _params(guild_id, new)
+        row: Mapping[Any, Any] | None
         try:
-            result = await self._connection.execute(statement, _params(guild_id, new))
+            if uow.transactional or uow.opened:
+                result = await uow.execute(_insert_statement(uow.dialect), params)
+                row = result.mappings().first()
+            else:
+                row = await _driver_insert(uow.engine.dialect).fetch_one(uow.engine, params)
         except INTEGRITY_ERRORS as error:
             refusal = _refusal(error, guild_id, new)
             if refusal is None:
                 raise
             raise refusal from None
-        row = result.first()
         if row is None:
             raise GuildNotFound(guild_id)
         return _to_case(row)
 
     async def get(self, guild_id: int, number: int) -> Case | None:
-        result = await self._connection.execute(
+        return await self._one(
             select(*_CASE_COLUMNS).where(cases.c.guild_id == guild_id, cases.c.number == number)
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
     async def require(self, guild_id: int, number: int) -> Case:
         """Like `get`, but raises `CaseNotFound`."""
@@ -175,72 +173,80 @@ class CaseRepository:
         return case
 
     async def history(
-        self, guild_id: int, target_id: int, *, limit: int = 20, before: int | None = None
+        self,
+        guild_id: int,
+        target_id: int,
+        *,
+        limit: int = 20,
+        before: int | None = None,
+        include_failed: bool = False,
     ) -> list[Case]:
-        """A target's cases, newest first; `before` pages by case number."""
+        """A target's cases, newest first; `before` pages by case number.
+
+        Actions Discord refused are left out unless asked for.
+        """
         query = history_query(guild_id, target_id, limit=limit, before=before)
-        result = await self._connection.execute(query)
-        return [_to_case(row) for row in result]
+        if not include_failed:
+            query = query.where(_NOT_FAILED)
+        return await self._many(query)
 
     async def all(self, guild_id: int) -> list[Case]:
         """Every case of the guild, oldest first (for exports)."""
-        result = await self._connection.execute(
+        return await self._many(
             select(*_CASE_COLUMNS).where(cases.c.guild_id == guild_id).order_by(cases.c.number)
         )
-        return [_to_case(row) for row in result]
 
-    async def count_for_target(self, guild_id: int, target_id: int) -> int:
-        result = await self._connection.execute(
+    async def count_for_target(
+        self, guild_id: int, target_id: int, *, include_failed: bool = False
+    ) -> int:
+        query = (
             select(func.count())
             .select_from(cases)
             .where(cases.c.guild_id == guild_id, cases.c.target_id == target_id)
         )
-        return int(result.scalar_one())
+        if not include_failed:
+            query = query.where(_NOT_FAILED)
+        return int((await self._execute(query)).scalar_one())
 
-    async def active(self, guild_id: int, target_id: int, type: CaseType) -> Case | None:
-        """The target's active ban or mute, if any."""
-        result = await self._connection.execute(
+    async def active(self, guild_id: int, target_id: int, type: Action) -> Case | None:
+        """The target's ban or mute in force, if any."""
+        return await self._one(
             select(*_CASE_COLUMNS).where(
                 cases.c.guild_id == guild_id,
                 cases.c.target_id == target_id,
                 cases.c.type == type.value,
-                cases.c.active,
+                IN_FORCE,
             )
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
     async def active_warnings(
         self, guild_id: int, target_id: int, *, now: datetime, since: datetime | None = None
     ) -> list[Case]:
-        """Warnings that still count: active, not expired, newer than `since`."""
+        """Warnings that still count: in force, not expired, newer than `since`."""
         query = select(*_CASE_COLUMNS).where(
             cases.c.guild_id == guild_id,
             cases.c.target_id == target_id,
-            cases.c.type == CaseType.WARN.value,
-            cases.c.active,
+            cases.c.type == Action.WARN.value,
+            IN_FORCE,
             (cases.c.expires_at.is_(None)) | (cases.c.expires_at > now),
         )
         if since is not None:
             query = query.where(cases.c.created_at >= since)
-        result = await self._connection.execute(query.order_by(cases.c.number.desc()))
-        return [_to_case(row) for row in result]
+        return await self._many(query.order_by(cases.c.number.desc()))
 
     async def find_by_audit_entry(self, guild_id: int, audit_log_entry_id: int) -> Case | None:
-        result = await self._connection.execute(
+        return await self._one(
             select(*_CASE_COLUMNS).where(
                 cases.c.guild_id == guild_id, cases.c.audit_log_entry_id == audit_log_entry_id
             )
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
     async def find_unlinked(
-        self, guild_id: int, target_id: int, types: Sequence[CaseType], *, since: datetime
+        self, guild_id: int, target_id: int, types: Sequence[Action], *, since: datetime
     ) -> Case | None:
         """The newest case of these types for the target, recorded since `since`, that
-        no Discord audit-log entry is linked to yet."""
-        result = await self._connection.execute(
+        no Discord audit-log entry is linked to yet (failed ones did nothing to link)."""
+        return await self._one(
             select(*_CASE_COLUMNS)
             .where(
                 cases.c.guild_id == guild_id,
@@ -248,12 +254,11 @@ class CaseRepository:
                 cases.c.type.in_([t.value for t in types]),
                 cases.c.audit_log_entry_id.is_(None),
                 cases.c.created_at >= since,
+                _NOT_FAILED,
             )
             .order_by(cases.c.number.desc())
             .limit(1)
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
     async def link_audit_entry(self, guild_id: int, number: int, audit_log_entry_id: int) -> Case:
         """Remember which Discord audit-log entry a case produced."""
@@ -272,7 +277,19 @@ class CaseRepository:
     async def set_dm_delivered(self, guild_id: int, number: int, delivered: bool) -> Case:
         return await self._update(guild_id, number, dm_delivered=delivered)
 
-    async def deactivate(
+    async def settle(self, guild_id: int, number: int, state: CaseState) -> Case | None:
+        """Move a pending case to where Discord's answer puts it (confirmed or failed);
+        None if it was not pending (settled already, by another path)."""
+        if state not in TRANSITIONS[CaseState.PENDING]:
+            raise ValueError(f"a pending case cannot become {state}")
+        return await self._one(
+            update(cases)
+            .where(cases.c.guild_id == guild_id, cases.c.number == number, _PENDING)
+            .values(state=state.value)
+            .returning(*_CASE_COLUMNS)
+        )
+
+    async def close(
         self,
         guild_id: int,
         number: int,
@@ -281,63 +298,65 @@ class CaseRepository:
         revoked_at: datetime | None = None,
         revoke_reason: str | None = None,
     ) -> Case | None:
-        """End an active case; returns it, or `None` if it was not active.
+        """End a case in force; returns it, or `None` if it was not in force.
 
-        The `WHERE active` guard makes ending a case happen exactly once even
-        when two processes race to expire or pardon it.
+        The `WHERE state = 'active'` guard makes ending a case happen exactly
+        once even when two processes race to expire or pardon it.
         """
-        result = await self._connection.execute(
+        return await self._one(
             update(cases)
-            .where(and_(cases.c.guild_id == guild_id, cases.c.number == number, cases.c.active))
+            .where(cases.c.guild_id == guild_id, cases.c.number == number, IN_FORCE)
             .values(
-                active=False,
+                state=CaseState.CLOSED.value,
                 revoked_by=revoked_by,
                 revoked_at=revoked_at,
                 revoke_reason=revoke_reason,
             )
             .returning(*_CASE_COLUMNS)
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
-    async def end_active(
+    async def close_active(
         self,
         guild_id: int,
         target_id: int,
-        type: CaseType,
+        type: Action,
         *,
-        revoked_by: int,
-        revoked_at: datetime,
+        revoked_by: int | None,
+        revoked_at: datetime | None,
         revoke_reason: str | None,
     ) -> Case | None:
-        """End the target's active ban or mute (one statement); the ended case, if any."""
-        result = await self._connection.execute(
+        """End the target's ban or mute in force (one statement); the ended case, if any."""
+        return await self._one(
             update(cases)
             .where(
                 cases.c.guild_id == guild_id,
                 cases.c.target_id == target_id,
                 cases.c.type == type.value,
-                cases.c.active,
+                IN_FORCE,
             )
             .values(
-                active=False,
+                state=CaseState.CLOSED.value,
                 revoked_by=revoked_by,
                 revoked_at=revoked_at,
                 revoke_reason=revoke_reason,
             )
             .returning(*_CASE_COLUMNS)
         )
-        row = result.first()
-        return None if row is None else _to_case(row)
 
     async def _update(self, guild_id: int, number: int, **values: object) -> Case:
-        result = await self._connection.execute(
+        case = await self._one(
             update(cases)
             .where(cases.c.guild_id == guild_id, cases.c.number == number)
             .values(**values)
             .returning(*_CASE_COLUMNS)
         )
-        row = result.first()
-        if row is None:
+        if case is None:
             raise CaseNotFound(guild_id, number)
-        return _to_case(row)
+        return case
+
+    async def _one(self, statement: Executable) -> Case | None:
+        row = (await self._execute(statement)).mappings().first()
+        return None if row is None else _to_case(row)
+
+    async def _many(self, statement: Executable) -> list[Case]:
+        return [_to_case(row) for row in (await self._execute(statement)).mappings()]

@@ -5,36 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.models import FeatureFlag
 from db.models import FeatureFlagRow, table_of
-from db.repositories._sql import upsert, write
+from db.repositories._sql import Repository
 
 flags = table_of(FeatureFlagRow)
 
 
-class FeatureFlagRepository:
+class FeatureFlagRepository(Repository):
     """Every method is scoped by `guild_id`."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
     async def all(self, guild_id: int) -> dict[str, FeatureFlag]:
-        result = await self._connection.execute(
-            select(*flags.c).where(flags.c.guild_id == guild_id)
-        )
-        return {row.name: FeatureFlag(*row) for row in result}
+        result = await self._execute(select(*flags.c).where(flags.c.guild_id == guild_id))
+        return {row.name: FeatureFlag(**row._mapping) for row in result}
 
     async def set(
         self, guild_id: int, name: str, enabled: bool, *, actor_id: int, now: datetime
     ) -> FeatureFlag:
-        statement = upsert(self._connection, flags).values(
+        statement = self._upsert(flags).values(
             guild_id=guild_id, name=name, enabled=enabled, updated_by=actor_id, updated_at=now
         )
         statement = statement.on_conflict_do_update(
             index_elements=[flags.c.guild_id, flags.c.name],
             set_={"enabled": enabled, "updated_by": actor_id, "updated_at": now},
         ).returning(*flags.c)
-        result = await write(self._connection, guild_id, statement)
-        return FeatureFlag(*result.one())
+        result = await self._write(guild_id, statement)
+        return FeatureFlag(**result.one()._mapping)

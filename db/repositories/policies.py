@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, delete, insert, select
 
 from bot.domain.errors import GuildNotFound, PolicyExists
-from bot.domain.models import CaseType, EscalationPolicy
+from bot.domain.lifecycle import Action
+from bot.domain.models import EscalationPolicy
 from db.models import EscalationPolicyRow, table_of
-from db.repositories._sql import INTEGRITY_ERRORS, is_foreign_key_error
+from db.repositories._sql import INTEGRITY_ERRORS, Repository, is_foreign_key_error
 
 policies = table_of(EscalationPolicyRow)
 _COLUMNS = [policies.c[name] for name in EscalationPolicy.__slots__]
 
 
-def _to_policy(row: Sequence[Any]) -> EscalationPolicy:
-    fields = list(row)
-    fields[3] = CaseType(fields[3])
-    return EscalationPolicy(*fields)
+def _to_policy(row: Row[Any]) -> EscalationPolicy:
+    return EscalationPolicy(**{**row._mapping, "action": Action(row.action)})
 
 
-class PolicyRepository:
+class PolicyRepository(Repository):
     """Every method is scoped by `guild_id`."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
 
     async def list(self, guild_id: int) -> list[EscalationPolicy]:
         """The ladder, lowest threshold first."""
-        result = await self._connection.execute(
+        result = await self._execute(
             select(*_COLUMNS).where(policies.c.guild_id == guild_id).order_by(policies.c.threshold)
         )
         return [_to_policy(row) for row in result]
@@ -42,7 +36,7 @@ class PolicyRepository:
         guild_id: int,
         *,
         threshold: int,
-        action: CaseType,
+        action: Action,
         duration_seconds: int | None,
         window_seconds: int | None,
         created_by: int,
@@ -63,7 +57,7 @@ class PolicyRepository:
             .returning(*_COLUMNS)
         )
         try:
-            result = await self._connection.execute(statement)
+            result = await self._execute(statement)
         except INTEGRITY_ERRORS as error:
             if is_foreign_key_error(error):
                 raise GuildNotFound(guild_id) from None
@@ -71,7 +65,7 @@ class PolicyRepository:
         return _to_policy(result.one())
 
     async def remove(self, guild_id: int, policy_id: int) -> EscalationPolicy | None:
-        result = await self._connection.execute(
+        result = await self._execute(
             delete(policies)
             .where(policies.c.guild_id == guild_id, policies.c.id == policy_id)
             .returning(*_COLUMNS)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, literal, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.shards import ShardScope
 from db.models import CaseRow, table_of
+from db.repositories._sql import Repository
+from db.repositories.cases import IN_FORCE
 
 cases = table_of(CaseRow)
 
@@ -34,12 +34,6 @@ class Timer:
     at: datetime
 
 
-#: `active` written bare, as the partial indexes' predicates are: SQLAlchemy renders a
-#: Boolean column as `active = 1` on SQLite, which SQLite's planner does not match
-#: against `WHERE active AND ...`, and the scheduler would scan the whole case log.
-_ACTIVE: ColumnElement[Any] = literal_column("cases.active")
-
-
 def _owned(scope: ShardScope) -> ColumnElement[bool]:
     # PostgreSQL shifts a bigint by an integer, so the 22 is written as a literal.
     shard = cases.c.guild_id.op(">>")(literal_column("22")) % scope.shard_count
@@ -53,7 +47,7 @@ def expiry_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
         cases.c.number,
         literal(TimerKind.EXPIRE.value).label("kind"),
         cases.c.expires_at.label("at"),
-    ).where(and_(_ACTIVE, cases.c.expires_at.is_not(None)), _owned(scope))
+    ).where(and_(IN_FORCE, cases.c.expires_at.is_not(None)), _owned(scope))
 
 
 def renewal_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
@@ -62,13 +56,10 @@ def renewal_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
         cases.c.number,
         literal(TimerKind.RENEW.value).label("kind"),
         cases.c.renew_at.label("at"),
-    ).where(and_(_ACTIVE, cases.c.renew_at.is_not(None)), _owned(scope))
+    ).where(and_(IN_FORCE, cases.c.renew_at.is_not(None)), _owned(scope))
 
 
-class TimerQueue:
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
+class TimerQueue(Repository):
     async def upcoming(self, scope: ShardScope, *, limit: int = 1) -> list[Timer]:
         """The earliest timers of the owned guilds, due or not, soonest first."""
         return await self._first([expiry_query(scope), renewal_query(scope)], limit)
@@ -88,6 +79,6 @@ class TimerQueue:
     ) -> list[Timer]:
         timers: list[Timer] = []
         for query in queries:  # each walks its own partial index in order
-            rows = await self._connection.execute(query.order_by("at").limit(limit))
+            rows = await self._execute(query.order_by("at").limit(limit))
             timers += [Timer(r.guild_id, r.number, TimerKind(r.kind), r.at) for r in rows]
         return sorted(timers, key=lambda timer: timer.at)[:limit]

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.models import CaseType, NewCase
+from bot.domain.lifecycle import Action
+from bot.domain.models import NewCase
 from db import migrate
 from db.engine import Database
 from db.migrate import ROOT
+from tests.helpers import record
 
 LOCKDOWN = [sys.executable, "-m", "bot.cli"]
 
@@ -129,7 +131,7 @@ async def test_data_export_and_purge(empty_url: str, tmp_path: Path) -> None:
         await uow.guilds.record_join(42, "exported", now=now)
         await uow.settings.set(42, "appeal_text", "mail us", actor_id=1, now=now)
         await uow.guilds.record_leave(42, now=now)  # the bot left; a maintainer erases it all
-    await database.record_case(42, NewCase(CaseType.NOTE, 7, 1, now, reason="hello"))
+    await record(database, 42, NewCase(Action.NOTE, 7, 1, now, reason="hello"))
     await database.dispose()
 
     out = tmp_path / "guild.jsonl"

@@ -15,6 +15,7 @@ from bot.settings import (
     SettingsError,
     load_settings,
 )
+from db.engine import is_sqlite
 from db.migrate import ROOT
 
 ENV_NAMES = [name.upper() for name in Settings.model_fields]
@@ -31,7 +32,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None
 def test_defaults() -> None:
     settings = load_settings()
     assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite+aiosqlite:///./lockdown.db"
-    assert settings.uses_sqlite
+    assert is_sqlite(settings.database_url)
     assert settings.redis_url is None
     assert settings.discord_api_base_url == DEFAULT_API_BASE_URL
     assert settings.discord_gateway_url == DEFAULT_GATEWAY_URL

@@ -7,17 +7,19 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from bot.domain.models import CaseType, NewCase
+from bot.domain.lifecycle import Action
+from bot.domain.models import NewCase
 from db.engine import Database
+from tests.helpers import record
 
 
 async def main(url: str, guild_id: int, count: int) -> None:
     database = Database(url, pool_size=5, max_overflow=5)
-    new = NewCase(CaseType.NOTE, target_id=1, moderator_id=2, created_at=datetime.now(UTC))
+    new = NewCase(Action.NOTE, target_id=1, moderator_id=2, created_at=datetime.now(UTC))
 
     async def one(index: int) -> int:
         if index % 2:
-            return (await database.record_case(guild_id, new)).number
+            return (await record(database, guild_id, new)).number
         async with database.transaction() as uow:
             return (await uow.cases.create(guild_id, new)).number
 

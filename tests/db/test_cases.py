@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.domain.errors import AlreadyActive, CaseNotFound, DuplicateAuditEntry, GuildNotFound
-from bot.domain.models import Case, CaseType, NewCase
+from bot.domain.lifecycle import Action, CaseState
+from bot.domain.models import Case, NewCase
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 from tests.conftest import new_snowflake
+from tests.helpers import record as record_alone
 
 TARGET = 111_111_111_111_111_111
 MODERATOR = 222_222_222_222_222_222
@@ -25,13 +27,17 @@ Recorder = Callable[[int, NewCase], Awaitable[Case]]
 
 @pytest.fixture(params=["hot path", "autocommit", "transaction"])
 def record(request: pytest.FixtureRequest, database: Database) -> Recorder:
-    """Every way of recording a case: the driver hot path and both units of work."""
-    if request.param == "hot path":
-        return database.record_case
-    unit: UnitOfWorkFactory = getattr(database, request.param)
+    """Every way `CaseRepository.create` runs: the driver hot path (a unit of work
+    with no transaction and no connection open yet), an open autocommit
+    connection, and a transaction."""
+    unit: UnitOfWorkFactory = getattr(
+        database, "autocommit" if request.param == "hot path" else request.param
+    )
 
     async def through_unit_of_work(guild_id: int, new: NewCase) -> Case:
         async with unit() as uow:
+            if request.param != "hot path":
+                await uow.connection()
             return await uow.cases.create(guild_id, new)
 
     return through_unit_of_work
@@ -39,12 +45,12 @@ def record(request: pytest.FixtureRequest, database: Database) -> Recorder:
 
 def warn(now: datetime, **changes: object) -> NewCase:
     fields: dict[str, object] = {
-        "type": CaseType.WARN,
+        "type": Action.WARN,
         "target_id": TARGET,
         "moderator_id": MODERATOR,
         "created_at": now,
         "reason": "spamming",
-        "active": True,
+        "state": CaseState.ACTIVE,
     }
     fields.update(changes)
     return NewCase(**fields)  # type: ignore[arg-type]
@@ -69,13 +75,13 @@ async def test_every_field_round_trips(
 ) -> None:
     expires = now + timedelta(days=3, microseconds=7)
     new = NewCase(
-        type=CaseType.BAN,
+        type=Action.BAN,
         target_id=2**63 - 1,  # the largest 64-bit id survives
         moderator_id=MODERATOR,
         created_at=now,
         reason="x" * 1000,
         expires_at=expires,
-        active=True,
+        state=CaseState.ACTIVE,
         dm_delivered=False,
         audit_log_entry_id=987_654_321_987_654_321,
         related_number=None,
@@ -91,7 +97,7 @@ async def test_every_field_round_trips(
     assert loaded.created_at.tzinfo == UTC
     assert loaded.expires_at == expires
     assert loaded.expires_at.utcoffset() == timedelta(0)
-    assert (loaded.type, loaded.active, loaded.dm_delivered) == (CaseType.BAN, True, False)
+    assert (loaded.type, loaded.active, loaded.dm_delivered) == (Action.BAN, True, False)
     assert loaded.audit_log_entry_id == 987_654_321_987_654_321
 
 
@@ -99,14 +105,14 @@ async def test_times_in_other_zones_are_stored_as_utc(
     database: Database, guild_id: int, now: datetime
 ) -> None:
     berlin = now.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
-    created = await database.record_case(guild_id, warn(berlin))
+    created = await record_alone(database, guild_id, warn(berlin))
     assert created.created_at == now
     assert created.created_at.tzinfo == UTC
 
 
 async def test_naive_times_are_refused(database: Database, guild_id: int) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        await database.record_case(guild_id, warn(datetime(2026, 1, 1)))
+        await record_alone(database, guild_id, warn(datetime(2026, 1, 1)))
 
 
 async def test_unknown_guild(record: Recorder, now: datetime) -> None:
@@ -117,17 +123,17 @@ async def test_unknown_guild(record: Recorder, now: datetime) -> None:
 async def test_one_active_ban_and_one_active_mute_per_target(
     record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
-    ban = await record(guild_id, warn(now, type=CaseType.BAN))
-    await record(guild_id, warn(now, type=CaseType.MUTE))  # a mute beside a ban is fine
+    ban = await record(guild_id, warn(now, type=Action.BAN))
+    await record(guild_id, warn(now, type=Action.MUTE))  # a mute beside a ban is fine
     with pytest.raises(AlreadyActive) as raised:
-        await record(guild_id, warn(now, type=CaseType.BAN))
+        await record(guild_id, warn(now, type=Action.BAN))
     assert raised.value.kind == "ban"
 
     async with database.autocommit() as uow:
-        assert await uow.cases.deactivate(guild_id, ban.number) is not None
-    again = await record(guild_id, warn(now, type=CaseType.BAN))
+        assert await uow.cases.close(guild_id, ban.number) is not None
+    again = await record(guild_id, warn(now, type=Action.BAN))
     async with database.autocommit() as uow:
-        assert (await uow.cases.active(guild_id, TARGET, CaseType.BAN)) == again
+        assert (await uow.cases.active(guild_id, TARGET, Action.BAN)) == again
     # The refused insert did not use up a number.
     assert again.number == ban.number + 2
 
@@ -135,9 +141,9 @@ async def test_one_active_ban_and_one_active_mute_per_target(
 async def test_an_audit_log_entry_becomes_one_case(
     record: Recorder, database: Database, guild_id: int, now: datetime
 ) -> None:
-    first = await record(guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+    first = await record(guild_id, warn(now, type=Action.KICK, audit_log_entry_id=42))
     with pytest.raises(DuplicateAuditEntry):
-        await record(guild_id, warn(now, type=CaseType.KICK, audit_log_entry_id=42))
+        await record(guild_id, warn(now, type=Action.KICK, audit_log_entry_id=42))
     async with database.autocommit() as uow:
         assert await uow.cases.find_by_audit_entry(guild_id, 42) == first
 
@@ -152,7 +158,7 @@ async def test_a_failed_transaction_records_nothing(
 
     with pytest.raises(RuntimeError):
         await fail_after_recording()
-    created = await database.record_case(guild_id, warn(now))
+    created = await record_alone(database, guild_id, warn(now))
     assert created.number == 1
 
 
@@ -160,8 +166,8 @@ async def test_history_is_newest_first_and_pages(
     database: Database, guild_id: int, now: datetime
 ) -> None:
     for minute in range(25):
-        await database.record_case(guild_id, warn(now + timedelta(minutes=minute)))
-    await database.record_case(guild_id, warn(now, target_id=MODERATOR))
+        await record_alone(database, guild_id, warn(now + timedelta(minutes=minute)))
+    await record_alone(database, guild_id, warn(now, target_id=MODERATOR))
 
     async with database.autocommit() as uow:
         first_page = await uow.cases.history(guild_id, TARGET, limit=20)
@@ -176,12 +182,14 @@ async def test_history_is_newest_first_and_pages(
 async def test_active_warnings_skip_expired_revoked_and_old(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    old = await database.record_case(guild_id, warn(now - timedelta(days=10)))
-    expired = await database.record_case(guild_id, warn(now, expires_at=now - timedelta(seconds=1)))
-    pardoned = await database.record_case(guild_id, warn(now))
-    counting = await database.record_case(guild_id, warn(now, expires_at=now + timedelta(days=1)))
+    old = await record_alone(database, guild_id, warn(now - timedelta(days=10)))
+    expired = await record_alone(
+        database, guild_id, warn(now, expires_at=now - timedelta(seconds=1))
+    )
+    pardoned = await record_alone(database, guild_id, warn(now))
+    counting = await record_alone(database, guild_id, warn(now, expires_at=now + timedelta(days=1)))
     async with database.autocommit() as uow:
-        await uow.cases.deactivate(guild_id, pardoned.number, revoked_by=MODERATOR, revoked_at=now)
+        await uow.cases.close(guild_id, pardoned.number, revoked_by=MODERATOR, revoked_at=now)
         every = await uow.cases.active_warnings(guild_id, TARGET, now=now)
         recent = await uow.cases.active_warnings(
             guild_id, TARGET, now=now, since=now - timedelta(days=1)
@@ -195,11 +203,11 @@ async def test_active_warnings_skip_expired_revoked_and_old(
 async def test_deactivate_happens_once_and_records_who(
     database: Database, guild_id: int, now: datetime
 ) -> None:
-    ban = await database.record_case(guild_id, warn(now, type=CaseType.BAN))
+    ban = await record_alone(database, guild_id, warn(now, type=Action.BAN))
 
     async def end() -> Case | None:
         async with database.autocommit() as uow:
-            return await uow.cases.deactivate(
+            return await uow.cases.close(
                 guild_id, ban.number, revoked_by=MODERATOR, revoked_at=now, revoke_reason="appeal"
             )
 
@@ -214,7 +222,7 @@ async def test_deactivate_happens_once_and_records_who(
 
 
 async def test_edits_and_missing_cases(database: Database, guild_id: int, now: datetime) -> None:
-    case = await database.record_case(guild_id, warn(now))
+    case = await record_alone(database, guild_id, warn(now))
     async with database.transaction() as uow:
         edited = await uow.cases.update_reason(guild_id, case.number, "new reason")
         delivered = await uow.cases.set_dm_delivered(guild_id, case.number, True)
@@ -235,7 +243,7 @@ async def test_two_hundred_concurrent_cases_get_distinct_gapless_numbers(
 
     async def one(index: int) -> int:
         if index % 2:
-            return (await database.record_case(guild_id, warn(now))).number
+            return (await record_alone(database, guild_id, warn(now))).number
         async with database.transaction() as uow:
             return (await uow.cases.create(guild_id, warn(now))).number
 

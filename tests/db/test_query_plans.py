@@ -20,20 +20,21 @@ async def fill(database: Database, guild_id: int) -> None:
     params = {"guild": guild_id, "rows": ROWS, "targets": TARGETS}
     if database.dialect == "postgresql":
         insert = """
-            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, active)
-            SELECT :guild, n, 'note', n % :targets, 1, now(), false
+            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, state)
+            SELECT :guild, n, 'note', n % :targets, 1, now(), 'closed'
             FROM generate_series(1, :rows) AS n"""
         analyze = "ANALYZE cases"
     else:
         insert = """
             WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :rows)
-            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, active)
-            SELECT :guild, n, 'note', n % :targets, 1, '2026-01-01 00:00:00.000000', 0 FROM seq"""
+            INSERT INTO cases (guild_id, number, type, target_id, moderator_id, created_at, state)
+            SELECT :guild, n, 'note', n % :targets, 1, '2026-01-01 00:00:00.000000', 'closed'
+            FROM seq"""
         analyze = "ANALYZE"
     async with database.transaction() as uow:
-        await uow.connection.execute(text(insert), params)
+        await uow.execute(text(insert), params)
     async with database.autocommit() as uow:
-        await uow.connection.execute(text(analyze))
+        await uow.execute(text(analyze))
 
 
 async def test_history_reads_the_index_backwards(database: Database, guild_id: int) -> None:
@@ -44,18 +45,18 @@ async def test_history_reads_the_index_backwards(database: Database, guild_id: i
 
     async with database.autocommit() as uow:
         if database.dialect == "postgresql":
-            result = await uow.connection.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))
+            result = await uow.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))
             plan = json.dumps(result.scalar_one())
             assert "ix_cases_guild_target_number" in plan
             assert '"Node Type": "Sort"' not in plan
             assert '"Node Type": "Seq Scan"' not in plan
         else:
-            result = await uow.connection.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
+            result = await uow.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
             plan = " | ".join(row[-1] for row in result)
             assert "USING INDEX ix_cases_guild_target_number (guild_id=? AND target_id=?)" in plan
             assert "TEMP B-TREE" not in plan
             assert "SCAN cases" not in plan
-        rows = (await uow.connection.execute(query)).all()
+        rows = (await uow.execute(query)).all()
     assert [row.number for row in rows] == list(range(ROWS - TARGETS + 7, 0, -TARGETS))[:20]
 
 
@@ -73,12 +74,12 @@ async def test_the_timer_queue_reads_its_partial_indexes(database: Database, gui
                 dialect=database.engine.dialect, compile_kwargs={"literal_binds": True}
             )
             if database.dialect == "postgresql":
-                result = await uow.connection.execute(text(f"EXPLAIN (FORMAT JSON) {literal}"))
+                result = await uow.execute(text(f"EXPLAIN (FORMAT JSON) {literal}"))
                 plan = json.dumps(result.scalar_one())
                 assert index in plan
                 assert '"Node Type": "Seq Scan"' not in plan
             else:
-                result = await uow.connection.execute(text(f"EXPLAIN QUERY PLAN {literal}"))
+                result = await uow.execute(text(f"EXPLAIN QUERY PLAN {literal}"))
                 plan = " | ".join(row[-1] for row in result)
                 assert f"USING INDEX {index}" in plan
                 assert "SCAN cases" not in plan

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.domain.errors import LockdownError
-from bot.domain.models import CaseType, NewCase
+from bot.domain.lifecycle import Action, CaseState
+from bot.domain.models import NewCase
 from db.engine import Database
 from db.models import Base
 from db.unit_of_work import UnitOfWork
@@ -30,7 +31,7 @@ TARGETS = st.sampled_from([1001, 1002, 1003])
 NUMBERS = st.integers(min_value=1, max_value=6)
 KEYS = st.sampled_from(["modlog_channel", "appeal_text", "warn_expiry"])
 FLAGS = st.sampled_from(["dm_notify", "escalation"])
-CASE_TYPES = st.sampled_from(list(CaseType))
+CASE_TYPES = st.sampled_from(list(Action))
 
 Operation = Callable[[UnitOfWork, int, dict[str, Any]], Awaitable[object]]
 
@@ -44,7 +45,7 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
                 target_id=a["target"],
                 moderator_id=9,
                 created_at=NOW,
-                active=a["active"],
+                state=CaseState.ACTIVE if a["active"] else CaseState.CLOSED,
                 audit_log_entry_id=a["entry"],
             ),
         ),
@@ -105,15 +106,24 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.set_renew_at(g, a["n"], NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
     ),
-    "cases.end_active": (
-        lambda u, g, a: u.cases.end_active(
+    "cases.close_active": (
+        lambda u, g, a: u.cases.close_active(
             g, a["target"], a["type"], revoked_by=9, revoked_at=NOW, revoke_reason=None
         ),
         st.fixed_dictionaries({"target": TARGETS, "type": CASE_TYPES}),
     ),
-    "cases.deactivate": (
-        lambda u, g, a: u.cases.deactivate(g, a["n"], revoked_by=9, revoked_at=NOW),
+    "cases.close": (
+        lambda u, g, a: u.cases.close(g, a["n"], revoked_by=9, revoked_at=NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
+    ),
+    "cases.settle": (
+        lambda u, g, a: u.cases.settle(g, a["n"], a["state"]),
+        st.fixed_dictionaries(
+            {
+                "n": NUMBERS,
+                "state": st.sampled_from([CaseState.ACTIVE, CaseState.CLOSED, CaseState.FAILED]),
+            }
+        ),
     ),
     "guilds.record_join": (
         lambda u, g, a: u.guilds.record_join(g, "renamed", now=NOW),
@@ -157,7 +167,7 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.policies.add(
             g,
             threshold=a["threshold"],
-            action=CaseType.MUTE,
+            action=Action.MUTE,
             duration_seconds=600,
             window_seconds=None,
             created_by=9,
@@ -174,8 +184,8 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.features.set(g, a["flag"], a["on"], actor_id=9, now=NOW),
         st.fixed_dictionaries({"flag": FLAGS, "on": st.booleans()}),
     ),
-    "audit.add": (
-        lambda u, g, a: u.audit.add(
+    "changes.add": (
+        lambda u, g, a: u.changes.add(
             g,
             actor_id=9,
             action="config.set",
@@ -187,15 +197,17 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         ),
         st.just({}),
     ),
-    "audit.all": (lambda u, g, a: u.audit.all(g), st.just({})),
-    "audit.recent": (
-        lambda u, g, a: u.audit.recent(g, limit=a["limit"]),
+    "changes.all": (lambda u, g, a: u.changes.all(g), st.just({})),
+    "changes.recent": (
+        lambda u, g, a: u.changes.recent(g, limit=a["limit"]),
         st.fixed_dictionaries({"limit": st.integers(1, 20)}),
     ),
 }
 
-#: Users are Discord-global, not tenant data, so they have no guild to isolate.
-GLOBAL_REPOSITORIES = {"users", "state"}
+#: Users are Discord-global, not tenant data, so they have no guild to isolate; the
+#: timer queue and departed guilds are the two reads that span guilds by design,
+#: bounded by the process's shards and the retention cut-off.
+GLOBAL_REPOSITORIES = {"users", "state", "timers", "departed"}
 #: Tables that hold no guild's data.
 GLOBAL_TABLES = {"guilds", "users", "bot_state"}
 
@@ -233,7 +245,7 @@ async def snapshot(database: Database, guild_id: int) -> dict[str, list[tuple[An
                 continue
             owner = table.c.id if table.name == "guilds" else table.c.guild_id
             query = select(table).where(owner == guild_id).order_by(*table.primary_key.columns)
-            rows[table.name] = [tuple(row) for row in await uow.connection.execute(query)]
+            rows[table.name] = [tuple(row) for row in await uow.execute(query)]
     return rows
 
 
@@ -245,11 +257,11 @@ async def seed(database: Database, guild_id: int) -> None:
             await uow.cases.create(
                 guild_id,
                 NewCase(
-                    type=CaseType.WARN,
+                    type=Action.WARN,
                     target_id=target,
                     moderator_id=8,
                     created_at=NOW - timedelta(hours=index),
-                    active=True,
+                    state=CaseState.ACTIVE,
                     audit_log_entry_id=index + 1,
                 ),
             )
@@ -259,13 +271,13 @@ async def seed(database: Database, guild_id: int) -> None:
         await uow.policies.add(
             guild_id,
             threshold=2,
-            action=CaseType.KICK,
+            action=Action.KICK,
             duration_seconds=None,
             window_seconds=None,
             created_by=8,
             now=NOW,
         )
-        await uow.audit.add(
+        await uow.changes.add(
             guild_id,
             actor_id=8,
             action="seed",

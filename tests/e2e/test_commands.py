@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import Case, CaseType
+from bot.domain.lifecycle import Action
+from bot.domain.models import Case
 from db import migrate
 from db.engine import Database
 from tests.e2e.conftest import Members
@@ -111,7 +112,7 @@ async def test_temporary_ban_dms_first_then_bans_records_and_logs(
 
     [case] = await cases_of(bot_database, server, target)
     assert (case.type, case.active, case.reason, case.dm_delivered) == (
-        CaseType.BAN,
+        Action.BAN,
         True,
         "raiding",
         True,
@@ -136,7 +137,7 @@ async def test_ban_by_id_of_a_user_outside_the_server(
     assert stranger.id in emulator.bans(server.guild)
     assert emulator.dms_to(stranger) == []
     [case] = await cases_of(bot_database, server, stranger)
-    assert (case.type, case.expires_at, case.dm_delivered) == (CaseType.BAN, None, None)
+    assert (case.type, case.expires_at, case.dm_delivered) == (Action.BAN, None, None)
 
 
 async def test_banning_again_updates_the_ban(
@@ -161,7 +162,7 @@ async def test_kick(
     assert reply.content.startswith(f"Kicked {target.username}")
     assert target.id not in server.guild.members
     [case] = await cases_of(bot_database, server, target)
-    assert (case.type, case.active) == (CaseType.KICK, False)
+    assert (case.type, case.active) == (Action.KICK, False)
     assert "kicked from" in emulator.dms_to(target)[0].content
 
 
@@ -180,7 +181,7 @@ async def test_mute_then_unmute(
     assert reply.content.startswith("Removed the timeout of")
     assert emulator.timeout_until(server.guild, target) is None
     unmute, mute = await cases_of(bot_database, server, target)
-    assert (mute.type, mute.active, unmute.type) == (CaseType.MUTE, False, CaseType.UNMUTE)
+    assert (mute.type, mute.active, unmute.type) == (Action.MUTE, False, Action.UNMUTE)
     assert unmute.related_number == mute.number
 
 
@@ -210,7 +211,7 @@ async def test_softban_and_unban(
     assert reply.content.startswith("Unbanned")
     assert banned.id not in emulator.bans(server.guild)
     unban, ban = await cases_of(bot_database, server, banned)
-    assert (unban.type, unban.related_number, ban.active) == (CaseType.UNBAN, ban.number, False)
+    assert (unban.type, unban.related_number, ban.active) == (Action.UNBAN, ban.number, False)
 
 
 async def test_note_is_recorded_quietly(
@@ -221,7 +222,7 @@ async def test_note_is_recorded_quietly(
     assert reply.content.startswith("Noted on")
     assert emulator.dms_to(target) == []
     [case] = await cases_of(bot_database, server, target)
-    assert (case.type, case.reason) == (CaseType.NOTE, "watch their links")
+    assert (case.type, case.reason) == (Action.NOTE, "watch their links")
 
 
 @pytest.mark.parametrize(
@@ -280,7 +281,7 @@ async def test_a_passing_discord_error_is_retried(
 
     assert reply.content.startswith("Kicked")
     assert len(emulator.calls("DELETE", rf"/guilds/\d+/members/{target.id}$")) == 2
-    assert [c.type for c in await cases_of(bot_database, server, target)] == [CaseType.KICK]
+    assert [c.type for c in await cases_of(bot_database, server, target)] == [Action.KICK]
 
 
 async def test_bad_durations_get_a_clear_message(
@@ -351,7 +352,7 @@ async def test_case_show_and_reason_edit(
     assert f"**#{case.number}** note" in shown.content
     assert "Reason: fixed reason" in shown.content
     async with bot_database.autocommit() as uow:
-        [entry] = [e for e in await uow.audit.recent(server.guild.id, limit=50)
+        [entry] = [e for e in await uow.changes.recent(server.guild.id, limit=50)
                    if e.entity_id == str(case.number)]  # fmt: skip
     assert (entry.action, entry.before, entry.after) == (
         "case.reason",
@@ -420,7 +421,7 @@ async def test_massban_confirms_then_bans_in_chunks_of_two_hundred(
     assert server.admin.id not in banned
     for user in (strangers[0], strangers[-1], member):
         [case] = await cases_of(bot_database, server, user)
-        assert (case.type, case.active, case.reason) == (CaseType.BAN, True, "raid")
+        assert (case.type, case.active, case.reason) == (Action.BAN, True, "raid")
 
 
 async def test_massban_refuses_garbage_can_be_cancelled_and_cools_down(

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import AuditEntry, CaseType
+from bot.domain.lifecycle import Action
+from bot.domain.models import Change
 from db.engine import Database
 from tests.e2e.conftest import Members
 from tests.e2e.harness import cases_once
@@ -43,9 +44,9 @@ async def admin_runs(
     return reply
 
 
-async def latest_audit(database: Database, server: StandardGuild) -> AuditEntry | None:
+async def latest_audit(database: Database, server: StandardGuild) -> Change | None:
     async with database.autocommit() as uow:
-        newest = await uow.audit.recent(server.guild.id, limit=1)
+        newest = await uow.changes.recent(server.guild.id, limit=1)
     return newest[0] if newest else None
 
 
@@ -193,7 +194,7 @@ async def test_features_switch_behaviour_off_and_on(
     seen = await cases_once(bot_database, server, recorded, 1)
     async with bot_database.autocommit() as uow:  # recorded after `ignored`, in order
         skipped = await uow.cases.history(server.guild.id, ignored.id)
-    assert [c.type for c in seen] == [CaseType.KICK]
+    assert [c.type for c in seen] == [Action.KICK]
     assert skipped == []
 
 
@@ -235,7 +236,7 @@ async def test_policies_escalate_warnings_through_discord(
     async with bot_database.autocommit() as uow:
         mute, warning, _ = await uow.cases.history(server.guild.id, target.id)
     assert (mute.type, mute.moderator_id, mute.related_number) == (
-        CaseType.MUTE,
+        Action.MUTE,
         emulator.world.bot.id,
         warning.number,
     )
@@ -256,7 +257,7 @@ async def test_audit_recent_shows_who_changed_what(
 ) -> None:
     await admin_runs(emulator, server, "feature", {"name": "mute_renewal"}, subcommand="disable")
     await admin_runs(emulator, server, "feature", {"name": "mute_renewal"}, subcommand="enable")
-    recent = await admin_runs(emulator, server, "audit", {"limit": 2}, subcommand="recent")
+    recent = await admin_runs(emulator, server, "changes", {"limit": 2}, subcommand="recent")
     newest, older = recent.content.splitlines()
     assert f"`{server.admin.id}` **feature.set** feature `mute_renewal`" in newest
     assert '{"enabled": false} → {"enabled": true}' in newest

@@ -34,19 +34,21 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.clock import SystemClock
 from bot.domain.durations import UNITS, format_duration
-from bot.domain.models import Case, CaseType, NewCase
-from bot.events import CaseCreated
+from bot.domain.lifecycle import Action, CaseState
+from bot.domain.models import Case, NewCase
+from bot.infra.clock import SystemClock
+from bot.infra.events import CaseCreated
+from bot.infra.shared import Shared, shared_state
 from bot.services.config import ConfigService
 from bot.services.timers import IDLE_POLL
-from bot.shared import Shared, shared_state
 from db import migrate
 from db.engine import Database
 from tests.conftest import REDIS_URL, PostgresServer, service_missing
 from tests.e2e.conftest import Members
 from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, InteractionHandle, Message, StandardGuild, User
+from tests.helpers import record
 
 SHARD_COUNT = 4
 A_SHARDS = (0, 1)
@@ -382,7 +384,7 @@ async def ended_once_by_its_owner(
     """One unban on Discord, one UNBAN case, and only the owner says it expired."""
     assert unban_calls(cluster, server, user) == 1
     newest, *_ = cases = await history(cluster, server, user)
-    assert [(c.type, c.active) for c in cases] == [(CaseType.UNBAN, False), (CaseType.BAN, False)]
+    assert [(c.type, c.active) for c in cases] == [(Action.UNBAN, False), (Action.BAN, False)]
     assert (newest.related_number, newest.moderator_id) == (
         ban.number,
         cluster.emulator.world.bot.id,
@@ -528,7 +530,7 @@ async def test_cooldown_config_and_anti_nuke_survive_a_handover(cluster: Cluster
     assert cluster.emulator.dms_to(fourth) == []
     assert await history(cluster, g1, fourth) == []
     async with cluster.database.autocommit() as uow:
-        [entry] = await uow.audit.recent(g1.guild.id, limit=1)
+        [entry] = await uow.changes.recent(g1.guild.id, limit=1)
     assert (entry.action, entry.actor_id, entry.entity_id) == (
         "antinuke.refused",
         moderator.id,
@@ -581,7 +583,7 @@ async def test_expiries_end_once_in_the_owning_process(cluster: Cluster) -> None
         )
         assert reply.content.startswith(f"Banned {target.username}"), reply.content
         async with cluster.database.autocommit() as uow:
-            case = await uow.cases.active(server.guild.id, target.id, CaseType.BAN)
+            case = await uow.cases.active(server.guild.id, target.id, Action.BAN)
         assert case is not None
         return case
 
@@ -620,8 +622,8 @@ async def test_escalations_apply_once_under_concurrent_warnings(cluster: Cluster
             r.content for r in replies
         ]
         cases = await history(cluster, server, target)
-        warnings = sorted(c.number for c in cases if c.type is CaseType.WARN)
-        [mute] = [c for c in cases if c.type is CaseType.MUTE]
+        warnings = sorted(c.number for c in cases if c.type is Action.WARN)
+        [mute] = [c for c in cases if c.type is Action.MUTE]
         assert len(warnings) == 4
         assert len(cases) == 5
         # The rung belongs to the second warning in commit order, whichever came first.
@@ -655,16 +657,17 @@ async def test_a_case_recorded_elsewhere_ends_on_time_in_its_owner(
 
     async def banned_elsewhere(target: User, expires_in: timedelta) -> Case:
         now = datetime.now(UTC)
-        case = await cluster.database.record_case(
+        case = await record(
+            cluster.database,
             g2.guild.id,
             NewCase(
-                type=CaseType.BAN,
+                type=Action.BAN,
                 target_id=target.id,
                 moderator_id=g2.admin.id,
                 created_at=now,
                 reason="banned from the dashboard",
                 expires_at=now + expires_in,
-                active=True,
+                state=CaseState.ACTIVE,
             ),
         )
         g2.guild.members.pop(target.id)  # what the dashboard's ban did on Discord

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from bot.domain.models import CaseType
+from bot.domain.lifecycle import Action
 from db.engine import Database
 from tests.e2e.conftest import Members
 from tests.e2e.harness import BotProcess, cases_once
@@ -39,12 +39,12 @@ class TestActionsInDiscordsClient:
         await emulator.ui_ban(server.guild, server.admin, target, "seen in another server")
         [ban] = await cases_once(bot_database, server, target, 1)
         entry = emulator.audit_log(server.guild)[-1]
-        assert (ban.type, ban.active, ban.moderator_id) == (CaseType.BAN, True, server.admin.id)
+        assert (ban.type, ban.active, ban.moderator_id) == (Action.BAN, True, server.admin.id)
         assert (ban.reason, ban.audit_log_entry_id) == ("seen in another server", entry.id)
 
         await emulator.ui_unban(server.guild, server.admin, target, "appeal")
         unban, ban = await cases_once(bot_database, server, target, 2)
-        assert (unban.type, unban.related_number) == (CaseType.UNBAN, ban.number)
+        assert (unban.type, unban.related_number) == (Action.UNBAN, ban.number)
         assert (ban.active, ban.revoked_by, ban.revoke_reason) == (False, server.admin.id, "appeal")
 
     async def test_an_unban_in_the_client_ends_a_temporary_ban(
@@ -60,9 +60,9 @@ class TestActionsInDiscordsClient:
         ).startswith("Banned")
         await emulator.ui_unban(server.guild, server.owner, target)
         unban, ban = await cases_once(bot_database, server, target, 2)
-        assert ban.type is CaseType.BAN
+        assert ban.type is Action.BAN
         assert not ban.active
-        assert (unban.type, unban.moderator_id) == (CaseType.UNBAN, server.owner.id)
+        assert (unban.type, unban.moderator_id) == (Action.UNBAN, server.owner.id)
 
     async def test_kicks_and_timeouts(
         self,
@@ -75,7 +75,7 @@ class TestActionsInDiscordsClient:
         await emulator.ui_kick(server.guild, server.admin, kicked, "noise")
         [kick] = await cases_once(bot_database, server, kicked, 1)
         assert (kick.type, kick.moderator_id, kick.reason) == (
-            CaseType.KICK,
+            Action.KICK,
             server.admin.id,
             "noise",
         )
@@ -83,13 +83,13 @@ class TestActionsInDiscordsClient:
         until = datetime.now(UTC) + timedelta(hours=2)
         await emulator.ui_timeout(server.guild, server.admin, timed_out, until, "cool down")
         [mute] = await cases_once(bot_database, server, timed_out, 1)
-        assert (mute.type, mute.active) == (CaseType.MUTE, True)
+        assert (mute.type, mute.active) == (Action.MUTE, True)
         assert mute.expires_at is not None
         assert abs(mute.expires_at - until) < timedelta(seconds=1)
 
         await emulator.ui_timeout(server.guild, server.admin, timed_out, None)
         unmute, mute = await cases_once(bot_database, server, timed_out, 2)
-        assert (unmute.type, mute.active) == (CaseType.UNMUTE, False)
+        assert (unmute.type, mute.active) == (Action.UNMUTE, False)
 
     async def test_the_bots_own_actions_are_recorded_once(
         self,
@@ -103,7 +103,7 @@ class TestActionsInDiscordsClient:
         await asyncio.sleep(1)  # give a duplicate every chance to appear
         async with bot_database.autocommit() as uow:
             history = await uow.cases.history(server.guild.id, target.id)
-        assert [c.type for c in history] == [CaseType.KICK]
+        assert [c.type for c in history] == [Action.KICK]
 
     async def test_a_muted_member_who_rejoins_is_muted_again(
         self,
@@ -152,11 +152,11 @@ async def test_actions_taken_while_the_bot_was_down_are_recorded_at_start_up(
         outputs.append(bot.output)
 
     assert (ban.type, ban.moderator_id, ban.reason, ban.active) == (
-        CaseType.BAN,
+        Action.BAN,
         server.moderator.id,
         "raid",
         True,
     )
-    assert (kick.type, kick.moderator_id) == (CaseType.KICK, server.admin.id)
+    assert (kick.type, kick.moderator_id) == (Action.KICK, server.admin.id)
     assert "applied but never recorded" in outputs[0]
     assert "applied but never recorded" not in outputs[1]

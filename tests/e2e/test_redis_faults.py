@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.redis_client import Outage
+from bot.infra.redis_client import Outage
 from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, Message, StandardGuild, User
 from tests.redis_server import PrivateRedis

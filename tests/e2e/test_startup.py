@@ -13,7 +13,7 @@ from tests.emulator import DiscordEmulator, StandardGuild
 COMMANDS = {
     "ban", "massban", "unban", "softban", "kick", "mute", "unmute",
     "warn", "warnings", "pardon", "note", "case", "history", "config", "feature",
-    "policy", "audit", "status",
+    "policy", "changes", "status",
 }  # fmt: skip
 
 

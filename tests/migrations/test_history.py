@@ -16,10 +16,12 @@ from pytest_alembic.tests import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from bot.domain.models import CaseType, NewCase
+from bot.domain.lifecycle import Action
+from bot.domain.models import NewCase
 from db import migrate
 from db.engine import Database, create_engine
 from db.migrate import ROOT
+from tests.helpers import record
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -63,7 +65,7 @@ async def test_stepping_down_and_up_keeps_the_case_log(empty_url: str) -> None:
     try:
         async with database.transaction() as uow:
             await uow.guilds.record_join(1, "kept", now=now)
-        await database.record_case(1, NewCase(CaseType.NOTE, 2, 3, now, reason="keep me"))
+        await record(database, 1, NewCase(Action.NOTE, 2, 3, now, reason="keep me"))
         await database.dispose()
         first = migrate.first_revision(empty_url)
         await asyncio.to_thread(migrate.downgrade, empty_url, first)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.hierarchy import Action, Participant, Permission, Refused, Scene, preflight
+from bot.domain.hierarchy import Participant, Permission, Refused, Scene, preflight
+from bot.domain.lifecycle import Action
 
 OWNER, ACTOR, BOT, TARGET = 1, 2, 3, 4
 MOD_PERMS = Permission.BAN_MEMBERS | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS

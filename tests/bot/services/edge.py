@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.domain.hierarchy import Action, Participant, Permission, Scene
+from bot.domain.hierarchy import Participant, Permission, Scene
+from bot.domain.lifecycle import Action
 from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
-from bot.services.moderation import ActionRequest
+from bot.services.acting import ActionRequest
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OWNER, MOD, BOT, MEMBER = 10, 20, 30, 40

@@ -20,7 +20,7 @@ async def test_reset_everything_restores_defaults_and_audits_each_key(
     assert await config.reset(guild_id, actor_id=MOD) == DEFAULT_CONFIG
     async with database.autocommit() as uow:
         resets = [
-            e for e in await uow.audit.recent(guild_id, limit=10) if e.action == "config.reset"
+            e for e in await uow.changes.recent(guild_id, limit=10) if e.action == "config.reset"
         ]
     assert sorted((e.entity_id, e.before["value"]) for e in resets if e.before) == [
         ("appeal_text", "mail us"),

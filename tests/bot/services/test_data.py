@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.hierarchy import Action
-from bot.domain.models import CaseType
+from bot.domain.lifecycle import Action
 from bot.services.config import ConfigService
+from bot.services.container import Services
 from bot.services.data import DataService
-from bot.services.moderation import ModerationService
 from bot.services.policies import PolicyService
 from db.engine import Database
 from tests.bot.services.edge import MOD, NOW, FixedClock, request
@@ -16,7 +15,7 @@ from tests.conftest import new_snowflake
 
 
 async def test_export_holds_every_kind_of_record(
-    service: ModerationService,
+    services: Services,
     config: ConfigService,
     database: Database,
     clock: FixedClock,
@@ -25,15 +24,15 @@ async def test_export_holds_every_kind_of_record(
     await config.set(guild_id, "appeal_text", "write to us", actor_id=MOD)
     await config.set_feature(guild_id, "escalation", False, actor_id=MOD)
     await PolicyService(database, clock).add(
-        guild_id, threshold=3, action=CaseType.KICK, duration=None, window=None, actor_id=MOD
+        guild_id, threshold=3, action=Action.KICK, duration=None, window=None, actor_id=MOD
     )
-    await service.act(request(guild_id, Action.WARN, reason="first"))
+    await services.moderation.act(request(guild_id, Action.WARN, reason="first"))
     data = DataService(database, config, clock)
 
     records = await data.export(guild_id)
 
     kinds = [r["kind"] for r in records]
-    assert kinds == ["guild", "setting", "feature", "policy", "case", "audit", "audit", "audit"]
+    assert kinds == ["guild", "setting", "feature", "policy", "case", "change", "change", "change"]
     case = records[4]
     assert (case["guild_id"], case["number"], case["type"], case["reason"]) == (
         guild_id, 1, "warn", "first",
@@ -44,7 +43,7 @@ async def test_export_holds_every_kind_of_record(
 
 
 async def test_data_is_kept_for_the_retention_period_then_purged(
-    service: ModerationService,
+    services: Services,
     config: ConfigService,
     database: Database,
     clock: FixedClock,
@@ -54,7 +53,7 @@ async def test_data_is_kept_for_the_retention_period_then_purged(
     async with database.transaction() as uow:
         await uow.guilds.record_join(stays, "stays", now=NOW)
     await config.set(guild_id, "retention_days", 10, actor_id=MOD)
-    await service.act(request(guild_id, Action.WARN))
+    await services.moderation.act(request(guild_id, Action.WARN))
     data = DataService(database, config, clock)
     await data.left(guild_id)
 
@@ -71,13 +70,13 @@ async def test_data_is_kept_for_the_retention_period_then_purged(
 
 
 async def test_rejoining_in_time_keeps_everything(
-    service: ModerationService,
+    services: Services,
     config: ConfigService,
     database: Database,
     clock: FixedClock,
     guild_id: int,
 ) -> None:
-    await service.act(request(guild_id, Action.WARN))
+    await services.moderation.act(request(guild_id, Action.WARN))
     data = DataService(database, config, clock)
     await data.left(guild_id)
     async with database.transaction() as uow:
@@ -85,18 +84,18 @@ async def test_rejoining_in_time_keeps_everything(
     clock.at = NOW + timedelta(days=400)
     assert guild_id not in await data.purge_departed()
     async with database.autocommit() as uow:
-        assert [c.type for c in await uow.cases.all(guild_id)] == [CaseType.WARN]
+        assert [c.type for c in await uow.cases.all(guild_id)] == [Action.WARN]
 
 
 async def test_purging_a_guild_the_bot_is_still_in_starts_it_afresh(
-    service: ModerationService,
+    services: Services,
     config: ConfigService,
     database: Database,
     clock: FixedClock,
     guild_id: int,
 ) -> None:
     await config.set(guild_id, "retention_days", 3, actor_id=MOD)
-    await service.act(request(guild_id, Action.WARN))
+    await services.moderation.act(request(guild_id, Action.WARN))
     data = DataService(database, config, clock)
 
     assert await data.purge(guild_id)
@@ -104,6 +103,6 @@ async def test_purging_a_guild_the_bot_is_still_in_starts_it_afresh(
     assert (await config.get(guild_id)).retention_days == 30  # the cache was refreshed
     [guild] = await data.export(guild_id)
     assert guild["kind"] == "guild"  # only the guild itself is left...
-    outcome = await service.act(request(guild_id, Action.WARN))
+    outcome = await services.moderation.act(request(guild_id, Action.WARN))
     assert outcome.case.number == 1  # ...so the next case has somewhere to belong
     assert not await data.purge(new_snowflake())  # an unknown guild: nothing to purge

@@ -7,7 +7,7 @@ import secrets
 import pytest
 from redis.asyncio import Redis
 
-from bot.limits import MemoryCooldowns, MemoryRateLimiter, RedisCooldowns, RedisRateLimiter
+from bot.infra.limits import MemoryCooldowns, MemoryRateLimiter, RedisCooldowns, RedisRateLimiter
 from bot.services.throttle import CommandThrottle, Throttled
 
 

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,8 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from bot.domain.models import Case
-from bot.redis_client import REDIS_DOWN, Outage
+from bot.infra.clock import Monotonic
+from bot.infra.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,13 @@ class RedisEventBus(_Subscriptions):
     """
 
     def __init__(
-        self, redis: Redis, listener: Redis, *, channel: str = CHANNEL, liveness: float = 15.0
+        self,
+        redis: Redis,
+        listener: Redis,
+        *,
+        channel: str = CHANNEL,
+        liveness: float = 15.0,
+        monotonic: Monotonic = time.monotonic,  # times the outages
     ) -> None:
         super().__init__()
         self._liveness = liveness  # seconds of silence before checking the connection
@@ -185,8 +193,12 @@ class RedisEventBus(_Subscriptions):
         self._redis = redis
         self._listener_client = listener
         self._channel = channel
-        self._publishing = Outage("events", "reach this process only meanwhile")
-        self._listening = Outage("the event subscription", "reconnects in the background")
+        self._publishing = Outage(
+            "events", "reach this process only meanwhile", monotonic=monotonic
+        )
+        self._listening = Outage(
+            "the event subscription", "reconnects in the background", monotonic=monotonic
+        )
         self._task: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()  # subscribed, or found Redis away
         self.received = 0  # messages from other processes, for status and tests

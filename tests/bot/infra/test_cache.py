@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
 
-from bot.cache import MemoryCache, TieredCache
 from bot.domain.config import GuildConfig
-from bot.events import RedisEventBus
-from bot.redis_client import redis_for_commands, redis_for_subscriptions
+from bot.infra.cache import MemoryCache, TieredCache
+from bot.infra.clock import Monotonic
+from bot.infra.events import RedisEventBus
+from bot.infra.redis_client import Outage, redis_for_commands, redis_for_subscriptions
 from tests.conftest import REDIS_URL
+from tests.fake_clock import FakeMonotonic
 from tests.redis_server import PrivateRedis, ready
 
 
@@ -37,12 +40,15 @@ class Source:
 class Process:
     """One bot process's view: its own clients, bus and cache."""
 
-    def __init__(self, url: str, name: str) -> None:
+    def __init__(self, url: str, name: str, *, monotonic: Monotonic = time.monotonic) -> None:
         self.redis = redis_for_commands(url)
-        self.bus = RedisEventBus(self.redis, redis_for_subscriptions(url), channel=f"{name}:ev")
-        self.cache = TieredCache(
-            name, self.redis, self.bus, encode=GuildConfig.to_json, decode=GuildConfig.from_json
+        self.bus = RedisEventBus(
+            self.redis, redis_for_subscriptions(url), channel=f"{name}:ev", monotonic=monotonic
         )
+        self.cache = TieredCache(
+            name, self.redis, self.bus, encode=GuildConfig.to_json, decode=GuildConfig.from_json,
+            monotonic=monotonic,
+        )  # fmt: skip
 
     async def close(self) -> None:
         await self.bus.close()
@@ -84,6 +90,32 @@ async def test_memory_cache_counts_hits_and_misses_and_takes_writes() -> None:
     assert (await cache.get_or_load(1, source.loader(1))).retention_days == 5
     stats = cache.stats()
     assert (stats.l1_hits, stats.l2_hits, stats.misses, source.loads) == (2, 0, 1, 1)
+
+
+async def test_memory_cache_entries_last_their_ttl() -> None:
+    clock, source = FakeMonotonic(), Source()
+    cache = MemoryCache[GuildConfig](60, monotonic=clock)
+    await cache.get_or_load(1, source.loader(1))
+    clock.advance(59)
+    await cache.get_or_load(1, source.loader(1))
+    assert source.loads == 1
+    clock.advance(1)
+    await cache.get_or_load(1, source.loader(1))
+    assert source.loads == 2  # gone once its TTL is up
+
+
+async def test_l1_holds_an_entry_for_its_ttl_then_asks_redis_again(redis_client: object) -> None:
+    clock, source = FakeMonotonic(), Source()
+    process = Process(REDIS_URL, f"test{secrets.token_hex(4)}", monotonic=clock)  # L1: 60 s
+    await process.bus.start()
+    try:
+        for elapsed in (0, 59, 1):
+            clock.advance(elapsed)
+            await process.cache.get_or_load(1, source.loader(1))
+        stats = process.cache.stats()
+        assert (stats.l1_hits, stats.l2_hits, stats.misses, source.loads) == (1, 1, 1, 1)
+    finally:
+        await process.close()
 
 
 async def test_a_read_is_served_by_l1_then_l2_then_the_database(
@@ -143,8 +175,10 @@ async def test_a_reader_that_loaded_before_a_write_cannot_overwrite_it(
 async def test_when_redis_is_away_reads_go_to_the_database_and_writes_catch_up(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.redis_client")
-    first, second = Process(private_redis.url, "config"), Process(private_redis.url, "config")
+    caplog.set_level(logging.INFO, logger="bot.infra.redis_client")
+    clock = FakeMonotonic()
+    first = Process(private_redis.url, "config", monotonic=clock)
+    second = Process(private_redis.url, "config", monotonic=clock)
     await first.bus.start()
     await second.bus.start()
     source = Source()
@@ -162,8 +196,10 @@ async def test_when_redis_is_away_reads_go_to_the_database_and_writes_catch_up(
         await ready(first.redis)
         # B's subscriber reconnects and drops its L1: it missed the invalidation.
         await until(lambda: not second.cache._local)
+        clock.advance(Outage.RETRY_AFTER)  # A rests a moment after its failure, then tries
         assert (await first.cache.get_or_load(3, source.loader(3))) == GuildConfig()
         # A's next Redis round trip replays the write it could not pass on.
+        await until(lambda: second.bus.received >= 1)
         assert (await second.cache.get_or_load(1, source.loader(1))).retention_days == 4
         assert any("Redis is back" in r.message for r in caplog.records)
     finally:

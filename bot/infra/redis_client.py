@@ -16,6 +16,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bot.infra.clock import Monotonic
+
 log = logging.getLogger(__name__)
 
 #: Errors that mean "Redis is not there right now", as opposed to a bug.
@@ -60,14 +62,15 @@ class Outage:
 
     RETRY_AFTER = 1.0
 
-    def __init__(self, what: str, meanwhile: str) -> None:
+    def __init__(self, what: str, meanwhile: str, *, monotonic: Monotonic = time.monotonic) -> None:
         self._what = what
         self._meanwhile = meanwhile
+        self._monotonic = monotonic
         self._retry_at = 0.0
         self.down = False
 
     def failed(self, error: Exception) -> None:
-        self._retry_at = time.monotonic() + self.RETRY_AFTER
+        self._retry_at = self._monotonic() + self.RETRY_AFTER
         if not self.down:
             log.warning("Redis unreachable (%s): %s %s", error, self._what, self._meanwhile)
             self.down = True
@@ -79,4 +82,4 @@ class Outage:
 
     def resting(self) -> bool:
         """True while Redis failed less than a second ago: use the fallback directly."""
-        return self.down and time.monotonic() < self._retry_at
+        return self.down and self._monotonic() < self._retry_at

@@ -1,31 +1,26 @@
-"""The audit trail of configuration and case edits."""
+"""Lockdown's change log: who changed which setting or case, from what to what."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Row, insert, select
 
-from bot.domain.models import AuditEntry
-from db.models import AuditEntryRow, table_of
-from db.repositories._sql import write
+from bot.domain.models import Change
+from db.models import ChangeRow, table_of
+from db.repositories._sql import Repository
 
-entries = table_of(AuditEntryRow)
-_COLUMNS = [entries.c[name] for name in AuditEntry.__slots__]
-
-
-def _to_entry(row: Sequence[Any]) -> AuditEntry:
-    return AuditEntry(*row)
+entries = table_of(ChangeRow)
+_COLUMNS = [entries.c[name] for name in Change.__slots__]
 
 
-class AuditRepository:
+def _to_entry(row: Row[Any]) -> Change:
+    return Change(**row._mapping)
+
+
+class ChangeRepository(Repository):
     """Every method is scoped by `guild_id`."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
 
     async def add(
         self,
@@ -38,9 +33,8 @@ class AuditRepository:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
         now: datetime,
-    ) -> AuditEntry:
-        result = await write(
-            self._connection,
+    ) -> Change:
+        result = await self._write(
             guild_id,
             insert(entries)
             .values(
@@ -57,9 +51,9 @@ class AuditRepository:
         )
         return _to_entry(result.one())
 
-    async def recent(self, guild_id: int, *, limit: int = 10) -> list[AuditEntry]:
+    async def recent(self, guild_id: int, *, limit: int = 10) -> list[Change]:
         """The newest entries first."""
-        result = await self._connection.execute(
+        result = await self._execute(
             select(*_COLUMNS)
             .where(entries.c.guild_id == guild_id)
             .order_by(entries.c.id.desc())
@@ -67,9 +61,9 @@ class AuditRepository:
         )
         return [_to_entry(row) for row in result]
 
-    async def all(self, guild_id: int) -> list[AuditEntry]:
+    async def all(self, guild_id: int) -> list[Change]:
         """Every entry of the guild, oldest first (for exports)."""
-        result = await self._connection.execute(
+        result = await self._execute(
             select(*_COLUMNS).where(entries.c.guild_id == guild_id).order_by(entries.c.id)
         )
         return [_to_entry(row) for row in result]

@@ -18,8 +18,9 @@ from typing import Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from bot.events import CacheInvalidated, Event, EventBus
-from bot.redis_client import REDIS_DOWN, Outage
+from bot.infra.clock import Monotonic
+from bot.infra.events import CacheInvalidated, Event, EventBus
+from bot.infra.redis_client import REDIS_DOWN, Outage
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +53,27 @@ class MemoryCache(Generic[V]):
     """One process: a TTL dictionary. A write in this process replaces the entry,
     so it never serves a value older than its own last write."""
 
-    def __init__(self, ttl_seconds: float = 300.0) -> None:
+    def __init__(
+        self, ttl_seconds: float = 300.0, *, monotonic: Monotonic = time.monotonic
+    ) -> None:
         self._ttl = ttl_seconds
+        self._monotonic = monotonic
         self._entries: dict[int, tuple[float, V]] = {}
         self._hits = 0
         self._misses = 0
 
     async def get_or_load(self, key: int, load: Callable[[], Awaitable[V]]) -> V:
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > time.monotonic():
+        if entry is not None and entry[0] > self._monotonic():
             self._hits += 1
             return entry[1]
         self._misses += 1
         value = await load()
-        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries[key] = (self._monotonic() + self._ttl, value)
         return value
 
     async def put(self, key: int, value: V) -> None:
-        self._entries[key] = (time.monotonic() + self._ttl, value)
+        self._entries[key] = (self._monotonic() + self._ttl, value)
 
     def stats(self) -> CacheStats:
         return CacheStats(self._hits, 0, self._misses)
@@ -94,6 +98,7 @@ class TieredCache(Generic[V]):
         decode: Callable[[str | bytes], V],
         l1_ttl: float = 60.0,
         l2_ttl: float = 600.0,
+        monotonic: Monotonic = time.monotonic,  # L1's clock; Redis expires L2 on its own
     ) -> None:
         self.name = name
         self._redis = redis
@@ -101,13 +106,16 @@ class TieredCache(Generic[V]):
         self._encode = encode
         self._decode = decode
         self._l1_ttl = l1_ttl
+        self._monotonic = monotonic
         self._l2_ttl_ms = int(l2_ttl * 1000)
         self._local: dict[int, tuple[float, V]] = {}
         # Bumped whenever an entry is dropped or replaced: a load that started
         # before then may be stale and must not land in L1.
         self._epoch = 0
         self._unsynced: set[int] = set()  # written while Redis was away
-        self._outage = Outage(f"the {name} cache", "reads the database meanwhile")
+        self._outage = Outage(
+            f"the {name} cache", "reads the database meanwhile", monotonic=monotonic
+        )
         self._l1_hits = self._l2_hits = self._misses = 0
         bus.subscribe(self._on_event)
         bus.on_reconnect(self.drop_local)
@@ -117,7 +125,7 @@ class TieredCache(Generic[V]):
 
     async def get_or_load(self, key: int, load: Callable[[], Awaitable[V]]) -> V:
         entry = self._local.get(key)
-        if entry is not None and entry[0] > time.monotonic():
+        if entry is not None and entry[0] > self._monotonic():
             self._l1_hits += 1
             return entry[1]
         epoch = self._epoch
@@ -130,12 +138,12 @@ class TieredCache(Generic[V]):
             value = await load()
             await self._fill_l2(key, value)
         if epoch == self._epoch:
-            self._local[key] = (time.monotonic() + self._l1_ttl, value)
+            self._local[key] = (self._monotonic() + self._l1_ttl, value)
         return value
 
     async def put(self, key: int, value: V) -> None:
         self._epoch += 1
-        self._local[key] = (time.monotonic() + self._l1_ttl, value)
+        self._local[key] = (self._monotonic() + self._l1_ttl, value)
         stored = False
         if not self._outage.resting():
             try:

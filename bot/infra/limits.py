@@ -19,7 +19,8 @@ from typing import NamedTuple, Protocol
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from bot.redis_client import REDIS_DOWN, Outage
+from bot.infra.clock import Monotonic
+from bot.infra.redis_client import REDIS_DOWN, Outage
 
 
 class Verdict(NamedTuple):
@@ -49,11 +50,12 @@ class Cooldowns(Protocol):
 class MemoryRateLimiter:
     """A sliding-window log per key, for one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, monotonic: Monotonic = time.monotonic) -> None:
+        self._monotonic = monotonic
         self._hits: dict[str, deque[float]] = {}
 
     async def hit(self, key: str, *, limit: int, window: float) -> Verdict:
-        now = time.monotonic()
+        now = self._monotonic()
         hits = self._hits.setdefault(key, deque())
         while hits and hits[0] <= now - window:
             hits.popleft()
@@ -64,11 +66,12 @@ class MemoryRateLimiter:
 
 
 class MemoryCooldowns:
-    def __init__(self) -> None:
+    def __init__(self, *, monotonic: Monotonic = time.monotonic) -> None:
+        self._monotonic = monotonic
         self._until: dict[str, float] = {}
 
     async def start(self, key: str, seconds: float) -> float:
-        now = time.monotonic()
+        now = self._monotonic()
         until = self._until.get(key, 0.0)
         if until > now:
             return until - now
@@ -107,11 +110,17 @@ class RedisRateLimiter:
     and the check is retried, so callers never see it.
     """
 
-    def __init__(self, redis: Redis, *, prefix: str = "lockdown:ratelimit:") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "lockdown:ratelimit:",
+        monotonic: Monotonic = time.monotonic,  # the fallback's and the outage's; Redis has its own
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._fallback = MemoryRateLimiter()
-        self._outage = Outage("rate limits", "count in this process meanwhile")
+        self._fallback = MemoryRateLimiter(monotonic=monotonic)
+        self._outage = Outage("rate limits", "count in this process meanwhile", monotonic=monotonic)
         # Members must be unique across every process adding to the same window.
         self._process = secrets.token_hex(6) + ":"
         self._count = itertools.count()
@@ -145,11 +154,17 @@ class RedisRateLimiter:
 class RedisCooldowns:
     """A cooldown is a key that exists until it expires (`SET NX PX`)."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "lockdown:cooldown:") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "lockdown:cooldown:",
+        monotonic: Monotonic = time.monotonic,  # the fallback's and the outage's; Redis has its own
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._fallback = MemoryCooldowns()
-        self._outage = Outage("cooldowns", "count in this process meanwhile")
+        self._fallback = MemoryCooldowns(monotonic=monotonic)
+        self._outage = Outage("cooldowns", "count in this process meanwhile", monotonic=monotonic)
 
     async def start(self, key: str, seconds: float) -> float:
         if self._outage.resting():

@@ -8,27 +8,36 @@ import time
 
 from redis.asyncio import Redis
 
-from bot.identify import MemoryIdentifyGate, RedisIdentifyGate
-from bot.redis_client import redis_for_commands
+from bot.infra.clock import Monotonic
+from bot.infra.identify import MemoryIdentifyGate, RedisIdentifyGate
+from bot.infra.redis_client import redis_for_commands
 from tests.conftest import REDIS_URL
+from tests.fake_clock import FakeMonotonic
 from tests.redis_server import PrivateRedis, ready
 
 
-async def turns(gate: MemoryIdentifyGate | RedisIdentifyGate, buckets: list[int]) -> list[float]:
-    """When each identify of `buckets` (started together) got its turn."""
-    start = time.monotonic()
+async def turns(
+    gate: MemoryIdentifyGate | RedisIdentifyGate, buckets: list[int], clock: Monotonic
+) -> list[float]:
+    """When each identify of `buckets` (started together) got its turn, on `clock`."""
+    start = clock()
 
     async def one(bucket: int) -> float:
         await gate.wait_turn(bucket)
-        return time.monotonic() - start
+        return clock() - start
 
     return list(await asyncio.gather(*(one(b) for b in buckets)))
 
 
+def fake_gate(clock: FakeMonotonic) -> MemoryIdentifyGate:
+    return MemoryIdentifyGate(0.3, monotonic=clock, sleep=clock.sleep)
+
+
 async def test_in_one_process_a_bucket_waits_its_interval_and_others_do_not() -> None:
-    same = await turns(MemoryIdentifyGate(0.3), [0, 0])
+    clock = FakeMonotonic()
+    same = await turns(fake_gate(clock), [0, 0], clock)
     assert sorted(same)[1] - sorted(same)[0] >= 0.29
-    other = await turns(MemoryIdentifyGate(0.3), [0, 1])
+    other = await turns(fake_gate(clock), [0, 1], clock)
     assert max(other) < 0.2
 
 
@@ -58,10 +67,11 @@ async def test_processes_take_turns_through_redis(redis_client: Redis) -> None:
 async def test_without_redis_a_process_keeps_its_own_turns(private_redis: PrivateRedis) -> None:
     client = redis_for_commands(private_redis.url)
     await ready(client)
-    gate = RedisIdentifyGate(client, "bot", interval=0.3)
+    clock = FakeMonotonic()
+    gate = RedisIdentifyGate(client, "bot", interval=0.3, monotonic=clock, sleep=clock.sleep)
     try:
         private_redis.stop()
-        times = await turns(gate, [0, 0])  # no hang, no error: spaced in this process
+        times = await turns(gate, [0, 0], clock)  # no hang, no error: spaced in this process
         assert sorted(times)[1] - sorted(times)[0] >= 0.29
     finally:
         await client.aclose()

@@ -7,13 +7,16 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from datetime import UTC, datetime
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.domain.models import Case, CaseType
-from bot.events import (
+from bot.domain.lifecycle import Action, CaseState
+from bot.domain.models import Case
+from bot.infra.clock import Monotonic
+from bot.infra.events import (
     SCHEMA_VERSION,
     CacheInvalidated,
     CaseCreated,
@@ -24,16 +27,17 @@ from bot.events import (
     decode,
     encode,
 )
-from bot.redis_client import Outage, redis_for_commands, redis_for_subscriptions
+from bot.infra.redis_client import Outage, redis_for_commands, redis_for_subscriptions
 from tests.conftest import REDIS_URL
+from tests.fake_clock import FakeMonotonic
 from tests.redis_server import PrivateRedis, ready
 
 
 def a_case(expires_at: datetime | None) -> Case:
     return Case(
-        guild_id=7, number=3, type=CaseType.BAN, target_id=9, moderator_id=1,
+        guild_id=7, number=3, type=Action.BAN, target_id=9, moderator_id=1,
         created_at=datetime(2026, 12, 1, tzinfo=UTC), reason=None, expires_at=expires_at,
-        active=True, dm_delivered=None, audit_log_entry_id=None, related_number=None,
+        state=CaseState.ACTIVE, dm_delivered=None, audit_log_entry_id=None, related_number=None,
         revoked_at=None, revoked_by=None, revoke_reason=None, renew_at=None,
     )  # fmt: skip
 
@@ -101,10 +105,15 @@ async def test_in_one_process_events_reach_its_handlers_at_once() -> None:
     assert heard.events == [(CacheInvalidated("config", 1), True)]
 
 
-async def buses(url: str, channel: str, count: int) -> list[RedisEventBus]:
+async def buses(
+    url: str, channel: str, count: int, *, monotonic: Monotonic = time.monotonic
+) -> list[RedisEventBus]:
     started = []
     for _ in range(count):
-        bus = RedisEventBus(redis_for_commands(url), redis_for_subscriptions(url), channel=channel)
+        bus = RedisEventBus(
+            redis_for_commands(url), redis_for_subscriptions(url), channel=channel,
+            monotonic=monotonic,
+        )  # fmt: skip
         await bus.start()
         started.append(bus)
     return started
@@ -154,9 +163,10 @@ async def test_unreadable_messages_are_logged_and_skipped(
 async def test_after_a_redis_restart_subscribers_reconnect_and_refresh(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.redis_client")
+    caplog.set_level(logging.INFO, logger="bot.infra.redis_client")
     channel = "lockdown:events"
-    first, second = await buses(private_redis.url, channel, 2)
+    clock = FakeMonotonic()
+    first, second = await buses(private_redis.url, channel, 2, monotonic=clock)
     heard = Heard()
     second.subscribe(heard)
     second.on_reconnect(heard.reconnected)
@@ -171,7 +181,7 @@ async def test_after_a_redis_restart_subscribers_reconnect_and_refresh(
         private_redis.start()
         await ready(first._redis)
         await heard.until(0, reconnects=1)  # the subscriber is back and told to refresh
-        await asyncio.sleep(Outage.RETRY_AFTER)  # the publisher rests a moment after a failure
+        clock.advance(Outage.RETRY_AFTER)  # the publisher rests a moment after a failure
         await first.publish(CacheInvalidated("config", 3))
         await heard.until(1)
         assert heard.events == [(CacheInvalidated("config", 3), False)]
@@ -184,7 +194,7 @@ async def test_a_hung_redis_is_noticed_by_its_silence_and_the_subscriber_comes_b
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """SIGSTOP closes nothing: only an unanswered PING shows the subscription is dead."""
-    caplog.set_level(logging.INFO, logger="bot.redis_client")
+    caplog.set_level(logging.INFO, logger="bot.infra.redis_client")
     url = private_redis.url
     bus = RedisEventBus(
         redis_for_commands(url), redis_for_subscriptions(url), channel="lockdown:events",

@@ -16,7 +16,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from bot.redis_client import REDIS_DOWN, Outage
+from bot.infra.clock import Monotonic, Sleep
+from bot.infra.redis_client import REDIS_DOWN, Outage
 
 #: Discord's window: each bucket may identify once per this many seconds.
 IDENTIFY_INTERVAL = 5.0
@@ -29,31 +30,52 @@ class IdentifyGate(Protocol):
 
 
 class MemoryIdentifyGate:
-    def __init__(self, interval: float = IDENTIFY_INTERVAL) -> None:
+    def __init__(
+        self,
+        interval: float = IDENTIFY_INTERVAL,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         self._interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
         self._next: dict[int, float] = {}
         self._lock = asyncio.Lock()
 
     async def wait_turn(self, bucket: int) -> None:
         async with self._lock:
-            wait = self._next.get(bucket, 0.0) - time.monotonic()
+            wait = self._next.get(bucket, 0.0) - self._monotonic()
             if wait > 0:
-                await asyncio.sleep(wait)
-            self._next[bucket] = time.monotonic() + self._interval
+                await self._sleep(wait)
+            self._next[bucket] = self._monotonic() + self._interval
 
 
 class RedisIdentifyGate:
-    """One key per bucket, held for the interval by whoever identifies."""
+    """One key per bucket, held for the interval by whoever identifies.
+
+    `sleep` waits for a turn, Redis's or the fallback's; `monotonic` only times
+    the fallback and the outage (Redis expires the keys on its own clock).
+    """
 
     def __init__(
-        self, redis: Redis, namespace: str, *, interval: float = IDENTIFY_INTERVAL
+        self,
+        redis: Redis,
+        namespace: str,
+        *,
+        interval: float = IDENTIFY_INTERVAL,
+        monotonic: Monotonic = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._redis = redis
         self._namespace = namespace  # the application, so two bots never share turns
         self._interval_ms = max(1, int(interval * 1000))
         self._token = secrets.token_hex(6)
-        self._fallback = MemoryIdentifyGate(interval)
-        self._outage = Outage("identify turns", "are kept per process meanwhile")
+        self._sleep = sleep
+        self._fallback = MemoryIdentifyGate(interval, monotonic=monotonic, sleep=sleep)
+        self._outage = Outage(
+            "identify turns", "are kept per process meanwhile", monotonic=monotonic
+        )
 
     async def wait_turn(self, bucket: int) -> None:
         key = f"lockdown:identify:{self._namespace}:{bucket}"
@@ -70,4 +92,4 @@ class RedisIdentifyGate:
                 self._outage.failed(error)
                 await self._fallback.wait_turn(bucket)
                 return
-            await asyncio.sleep(max(left_ms, 10) / 1000)
+            await self._sleep(max(left_ms, 10) / 1000)

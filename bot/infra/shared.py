@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from bot.cache import Cache, MemoryCache, TieredCache
 from bot.domain.config import GuildConfig
-from bot.events import EventBus, MemoryEventBus, RedisEventBus
-from bot.limits import (
+from bot.infra.cache import Cache, MemoryCache, TieredCache
+from bot.infra.events import EventBus, MemoryEventBus, RedisEventBus
+from bot.infra.limits import (
     Cooldowns,
     MemoryCooldowns,
     MemoryRateLimiter,
@@ -22,7 +22,7 @@ from bot.limits import (
     RedisCooldowns,
     RedisRateLimiter,
 )
-from bot.redis_client import redis_for_commands, redis_for_subscriptions
+from bot.infra.redis_client import redis_for_commands, redis_for_subscriptions
 
 
 @dataclass

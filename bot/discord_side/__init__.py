@@ -1,0 +1,1 @@
+"""The Discord side: the gateway client, the REST adapter and the command tree."""

@@ -1,0 +1,213 @@
+"""`DiscordActions` over Discord's REST API alone, on discord.py's HTTP client.
+
+Everything is addressed by id, so one adapter serves the gateway bot (with
+its own `http`), the command line and the web process (with an HTTP client
+logged in by token): none of them needs a gateway connection or a cache to
+act. discord.py's errors become `DiscordFailure`, so services never see
+discord.py types; discord.py keeps handling rate limits and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import TypeVar
+
+import discord
+from discord.http import HTTPClient, handle_message_parameters
+
+from bot.discord_side.mentions import NO_MENTIONS
+from bot.domain.lifecycle import Action
+from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
+from bot.domain.reasons import NO_REASON
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CASE_COLOURS = {
+    Action.BAN: discord.Colour.red(),
+    Action.SOFTBAN: discord.Colour.dark_red(),
+    Action.KICK: discord.Colour.orange(),
+    Action.MUTE: discord.Colour.gold(),
+    Action.WARN: discord.Colour.yellow(),
+    Action.UNBAN: discord.Colour.green(),
+    Action.UNMUTE: discord.Colour.green(),
+    Action.PARDON: discord.Colour.green(),
+    Action.NOTE: discord.Colour.light_grey(),
+}
+
+
+def dm_status(delivered: bool | None) -> str:
+    return {True: "delivered", False: "not delivered (DMs closed)", None: "not sent"}[delivered]
+
+
+def modlog_embed(entry: ModLogEntry) -> discord.Embed:
+    """The mod-log post for one case."""
+    case = entry.case
+    embed = discord.Embed(
+        title=f"Case #{case.number} · {case.type.value}",
+        colour=CASE_COLOURS[case.type],
+        timestamp=case.created_at,
+    )
+    embed.add_field(name="Member", value=f"{entry.target_name} (`{case.target_id}`)")
+    embed.add_field(name="Moderator", value=f"{entry.moderator_name} (`{case.moderator_id}`)")
+    embed.add_field(name="Reason", value=case.reason or NO_REASON, inline=False)
+    if case.expires_at is not None:
+        stamp = int(case.expires_at.timestamp())
+        embed.add_field(name="Expires", value=f"<t:{stamp}:F> (<t:{stamp}:R>)")
+    embed.add_field(name="DM", value=dm_status(entry.dm_delivered))
+    if entry.note:
+        embed.set_footer(text=entry.note)
+    return embed
+
+
+async def _discord(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except discord.HTTPException as error:
+        raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
+
+
+class RestActions:
+    """Implements `bot.domain.ports.DiscordActions` with REST requests only."""
+
+    def __init__(self, http: HTTPClient) -> None:
+        self._http = http
+        # A DM channel's id never changes: open it once per user.
+        self._dm_channels: dict[int, int] = {}
+
+    @classmethod
+    async def login(cls, token: str) -> RestActions:
+        """For processes without a gateway connection (the CLI, the web process)."""
+        http = HTTPClient(asyncio.get_running_loop())
+        await http.static_login(token)
+        return cls(http)
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def send_dm(self, user_id: int, text: str) -> bool:
+        try:
+            channel_id = self._dm_channels.get(user_id)
+            if channel_id is None:
+                channel_id = int((await self._http.start_private_message(user_id))["id"])
+                self._dm_channels[user_id] = channel_id
+            params = handle_message_parameters(content=text, allowed_mentions=NO_MENTIONS)
+            await self._http.send_message(channel_id, params=params)
+        except (discord.Forbidden, discord.NotFound):
+            return False
+        except discord.HTTPException as error:
+            log.warning("DM to %s failed: %s", user_id, error)
+            return False
+        return True
+
+    async def ban(
+        self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
+    ) -> None:
+        await _discord(
+            self._http.ban(
+                user_id, guild_id, delete_message_seconds=delete_message_seconds, reason=reason
+            )
+        )
+
+    async def unban(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        await _discord(self._http.unban(user_id, guild_id, reason=reason))
+
+    async def kick(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        await _discord(self._http.kick(user_id, guild_id, reason=reason))
+
+    async def timeout(
+        self, guild_id: int, user_id: int, *, until: datetime | None, reason: str
+    ) -> None:
+        await _discord(
+            self._http.edit_member(
+                guild_id,
+                user_id,
+                reason=reason,
+                communication_disabled_until=until.isoformat() if until else None,
+            )
+        )
+
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        await _discord(self._http.add_role(guild_id, user_id, role_id, reason=reason))
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        await _discord(self._http.remove_role(guild_id, user_id, role_id, reason=reason))
+
+    async def bulk_ban(
+        self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
+    ) -> BulkBanResult:
+        result = await _discord(
+            self._http.bulk_ban(
+                guild_id,
+                list(user_ids),
+                delete_message_seconds=delete_message_seconds,
+                reason=reason,
+            )
+        )
+        return BulkBanResult(
+            banned=[int(i) for i in result.get("banned_users") or ()],
+            failed=[int(i) for i in result.get("failed_users") or ()],
+        )
+
+    async def post_alert(self, channel_id: int, text: str) -> bool:
+        embed = discord.Embed(title="Alert", description=text, colour=discord.Colour.red())
+        return await self._post(channel_id, embed)
+
+    async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
+        return await self._post(channel_id, modlog_embed(entry))
+
+    async def _post(self, channel_id: int, embed: discord.Embed) -> bool:
+        params = handle_message_parameters(embed=embed, allowed_mentions=NO_MENTIONS)
+        try:
+            await self._http.send_message(channel_id, params=params)
+        except discord.HTTPException as error:
+            log.warning("could not post %r to channel %s: %s", embed.title, channel_id, error)
+            return False
+        return True
+
+
+class Offline:
+    """`DiscordActions` for a process that has no token to act with (maintainer
+    commands on the database): every action fails with a clear reason."""
+
+    def _refuse(self) -> DiscordFailure:
+        return DiscordFailure(0, 0, "this process is not connected to Discord")
+
+    async def send_dm(self, user_id: int, text: str) -> bool:
+        raise self._refuse()
+
+    async def ban(
+        self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
+    ) -> None:
+        raise self._refuse()
+
+    async def unban(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        raise self._refuse()
+
+    async def kick(self, guild_id: int, user_id: int, *, reason: str) -> None:
+        raise self._refuse()
+
+    async def timeout(
+        self, guild_id: int, user_id: int, *, until: datetime | None, reason: str
+    ) -> None:
+        raise self._refuse()
+
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        raise self._refuse()
+
+    async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
+        raise self._refuse()
+
+    async def bulk_ban(
+        self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int
+    ) -> BulkBanResult:
+        raise self._refuse()
+
+    async def post_alert(self, channel_id: int, text: str) -> bool:
+        return False
+
+    async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
+        return False

@@ -1,0 +1,79 @@
+"""The command tree: every command passes the pace check, and one place turns errors
+into replies: clear text for the moderator, a traceback in the log only for bugs."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.discord_side.mentions import NO_MENTIONS
+from bot.domain.errors import LockdownError
+from bot.services.throttle import Throttled
+
+if TYPE_CHECKING:
+    from bot.discord_side.client import LockdownBot
+
+log = logging.getLogger(__name__)
+
+
+class LockdownTree(app_commands.CommandTree["LockdownBot"]):
+    """One place that turns errors into replies: clear text for the moderator,
+    a traceback in the log only for bugs."""
+
+    async def interaction_check(self, interaction: discord.Interaction[LockdownBot]) -> bool:
+        """Every command passes the user's pace and, if it has one, its cooldown."""
+        command = interaction.command
+        if interaction.guild_id is None or command is None:
+            return True
+        cooldown = (
+            command.extras.get("cooldown") if isinstance(command, app_commands.Command) else None
+        )
+        try:
+            await self.client.services.throttle.admit(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                command=command.qualified_name,
+                cooldown=cooldown,
+            )
+        except Throttled as refusal:
+            raise app_commands.CheckFailure(str(refusal)) from refusal
+        return True
+
+    async def _refund_cooldown(self, interaction: discord.Interaction[LockdownBot]) -> None:
+        """Bad input loses nothing, not even the time to try again."""
+        command = interaction.command
+        if isinstance(command, app_commands.Command) and command.extras.get("cooldown"):
+            assert interaction.guild_id is not None
+            await self.client.services.throttle.refund(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                command=command.qualified_name,
+            )
+
+    async def on_error(
+        self, interaction: discord.Interaction[LockdownBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = getattr(error, "original", None) or error.__cause__ or error
+        if not isinstance(cause, Throttled):
+            await self._refund_cooldown(interaction)  # a refused command did nothing
+        if isinstance(cause, LockdownError):
+            message = str(cause)
+        elif isinstance(error, app_commands.TransformerError):
+            message = f"`{error.value}` is not a valid {error.type.name.lower()} here."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You are not allowed to use this command here."
+        else:
+            log.error("command %s failed", interaction.command, exc_info=error)
+            message = "Something went wrong on my side; the error was logged."
+        send = (
+            interaction.followup.send
+            if interaction.response.is_done()
+            else interaction.response.send_message
+        )
+        try:
+            await send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("could not tell %s about an error: %s", interaction.user, message)

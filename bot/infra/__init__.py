@@ -1,0 +1,1 @@
+"""Infrastructure: Redis and its in-process twins, clocks; no Discord, no business rules."""

@@ -1,0 +1,290 @@
+"""Carrying out one moderation action: check, tell the member, act on Discord, record, announce.
+
+Every action follows the same order, so it lives in one place (`ActingService.act`):
+pre-flight checks before any Discord call; the DM before a ban or kick (a bot
+cannot DM someone it shares no guild with); the Discord action; the case; the
+mod-log post. A failed Discord call records nothing. Moderators' commands,
+the escalation ladder and (later) automod all come through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.config import GuildConfig
+from bot.domain.durations import format_duration
+from bot.domain.errors import LockdownError
+from bot.domain.hierarchy import Scene, preflight
+from bot.domain.lifecycle import Action
+from bot.domain.models import Case, NewCase
+from bot.domain.ports import Clock, DiscordActions, DiscordFailure
+from bot.domain.reasons import NO_REASON, audit_reason, clean_reason
+from bot.infra.events import CaseCreated, EventBus
+from bot.infra.limits import RateLimiter
+from bot.services import enforcement
+from bot.services.config import ConfigService
+from bot.services.modlog import ModLog
+from bot.services.names import NameBook
+from bot.services.recording import record_case
+from db.engine import Database
+
+#: The most messages a ban may delete, in seconds (7 days).
+MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
+
+
+class ActionFailed(LockdownError):
+    """Discord did not carry the action out; nothing was recorded."""
+
+
+class TooManyActions(LockdownError):
+    """The anti-nuke limit: one moderator banned or kicked too much too fast."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """One moderator's request, as plain values (the cog builds it from the interaction)."""
+
+    guild_id: int
+    guild_name: str
+    action: Action
+    scene: Scene
+    actor_name: str
+    target_name: str
+    reason: str | None = None
+    duration: timedelta | None = None
+    delete_message_seconds: int = 0
+    related_number: int | None = None  # the case that triggered this one (escalation)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened, for the reply: the case, the DM, and what it replaced."""
+
+    case: Case
+    dm_delivered: bool | None
+    replaced: Case | None = None
+    modlog_posted: bool = False
+    escalations: tuple[Outcome, ...] = ()  # actions the escalation ladder took
+    escalation_failures: tuple[str, ...] = ()
+    still_in_force: tuple[Case, ...] = ()  # punishments a pardon did not lift
+
+
+class ActingService:
+    def __init__(
+        self,
+        database: Database,
+        discord: DiscordActions,
+        config: ConfigService,
+        clock: Clock,
+        *,
+        limiter: RateLimiter,
+        events: EventBus,
+        modlog: ModLog,
+        names: NameBook,
+    ) -> None:
+        self._database = database
+        self._discord = discord
+        self._config = config
+        self._clock = clock
+        self._limiter = limiter
+        # Every recorded case is announced; the guild's timer loop listens for expiries.
+        self._events = events
+        self._modlog = modlog
+        self._names = names
+
+    async def act(self, request: ActionRequest) -> Outcome:
+        """Carry out one action end to end; raises a `LockdownError` with a clear message."""
+        kind = request.action.kind
+        reason = clean_reason(request.reason)
+        config = await self._config.get(request.guild_id)
+        preflight(request.action, request.scene, config.moderator_role_ids)
+        if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise ActionFailed("Messages can be deleted for up to 7 days.")
+        if request.action is Action.MUTE and request.duration is None:
+            raise ActionFailed("A mute needs a duration.")
+        await self._check_pace(request, config)
+        self._names.remember(request.scene.actor.id, request.actor_name)
+        self._names.remember(request.scene.target_id, request.target_name)
+        now = self._clock.now()
+        duration = request.duration
+        if request.action is Action.WARN and config.warn_expiry_seconds:
+            duration = timedelta(seconds=config.warn_expiry_seconds)
+        expires_at = now + duration if duration else None
+
+        notify = (
+            kind.dm_setting is not None
+            and config.dm_on(kind.dm_setting)
+            and request.scene.target is not None  # only members can be reached
+        )
+        dm_delivered: bool | None = None
+        if notify and kind.dm_first:
+            dm_delivered = await self._notify(request, reason, expires_at, config.appeal_text)
+
+        await self._apply(request, config, reason, now, expires_at)
+
+        if notify and not kind.dm_first:
+            dm_delivered = await self._notify(request, reason, expires_at, None)
+
+        new = NewCase(
+            type=request.action,
+            target_id=request.scene.target_id,
+            moderator_id=request.scene.actor.id,
+            created_at=now,
+            reason=reason,
+            expires_at=expires_at,
+            state=kind.confirmed_state,
+            dm_delivered=dm_delivered,
+            related_number=request.related_number,
+            renew_at=(
+                enforcement.first_renewal(config, expires_at, now)
+                if request.action is Action.MUTE
+                else None
+            ),
+        )
+        recorded = await record_case(
+            self._database,
+            request.guild_id,
+            new,
+            revoked_by=request.scene.actor.id,
+            revoke_reason=f"superseded by a {request.action.value}",
+        )
+        assert recorded is not None  # only a named `ending` can find nothing to end
+        case = recorded.case
+        await self._events.publish(CaseCreated.of(case))
+        posted = await self._modlog.post(
+            case,
+            dm_delivered=dm_delivered,
+            target_name=request.target_name,
+            moderator_name=request.actor_name,
+        )
+        return Outcome(
+            case=case, dm_delivered=dm_delivered, replaced=recorded.ended, modlog_posted=posted
+        )
+
+    async def _check_pace(self, request: ActionRequest, config: GuildConfig) -> None:
+        """Anti-nuke: refuse a moderator's ban or kick beyond the guild's limit.
+
+        A compromised or rogue account can empty a server in seconds; the limit
+        stops it, the mod log alerts the other moderators, and the change log
+        keeps the attempt. The bot's own escalations are not counted.
+        """
+        actor = request.scene.actor.id
+        if not request.action.kind.paced or actor == request.scene.bot.id:
+            return
+        window = config.antinuke_window_seconds
+        verdict = await self._limiter.hit(
+            f"{request.guild_id}:{actor}", limit=config.antinuke_actions, window=window
+        )
+        if verdict.allowed:
+            return
+        wait = format_duration(timedelta(seconds=max(1, round(verdict.retry_after))))
+        await self._modlog.alert(
+            request.guild_id,
+            f"Anti-nuke: {request.actor_name} (`{actor}`) tried a {request.action.value} "
+            f"beyond {config.antinuke_actions} bans and kicks in "
+            f"{format_duration(timedelta(seconds=window))}; it was refused.",
+        )
+        async with self._database.autocommit() as uow:
+            await uow.changes.add(
+                request.guild_id,
+                actor_id=actor,
+                action="antinuke.refused",
+                entity="member",
+                entity_id=str(request.scene.target_id),
+                before=None,
+                after={"action": request.action.value, "limit": config.antinuke_actions},
+                now=self._clock.now(),
+            )
+        raise TooManyActions(
+            f"You have reached the limit of {config.antinuke_actions} bans and kicks in "
+            f"{format_duration(timedelta(seconds=window))}; try again in {wait}. "
+            "The other moderators were alerted."
+        )
+
+    async def _apply(
+        self,
+        request: ActionRequest,
+        config: GuildConfig,
+        reason: str | None,
+        now: datetime,
+        expires: datetime | None,
+    ) -> None:
+        audit = audit_reason(request.actor_name, request.scene.actor.id, reason)
+        guild, target = request.guild_id, request.scene.target_id
+        try:
+            match request.action:
+                case Action.BAN:
+                    await self._discord.ban(
+                        guild,
+                        target,
+                        reason=audit,
+                        delete_message_seconds=request.delete_message_seconds,
+                    )
+                case Action.SOFTBAN:
+                    await self._discord.ban(
+                        guild,
+                        target,
+                        reason=audit,
+                        delete_message_seconds=request.delete_message_seconds or 86_400,
+                    )
+                    await self._discord.unban(guild, target, reason=audit)
+                case Action.UNBAN:
+                    await self._discord.unban(guild, target, reason=audit)
+                case Action.KICK:
+                    await self._discord.kick(guild, target, reason=audit)
+                case Action.MUTE:
+                    assert expires is not None
+                    await enforcement.impose_mute(
+                        self._discord, config, guild, target,
+                        expires_at=expires, now=now, reason=audit,
+                    )  # fmt: skip
+                case Action.UNMUTE:
+                    await enforcement.lift_mute(self._discord, config, guild, target, reason=audit)
+                case Action.WARN | Action.NOTE | Action.PARDON:
+                    pass
+        except DiscordFailure as failure:
+            raise ActionFailed(explain(request.action, failure)) from None
+
+    async def _notify(
+        self,
+        request: ActionRequest,
+        reason: str | None,
+        expires_at: datetime | None,
+        appeal: str | None,
+    ) -> bool:
+        text = dm_text(request.action, request.guild_name, reason, expires_at, appeal)
+        try:
+            return await self._discord.send_dm(request.scene.target_id, text)
+        except DiscordFailure:
+            return False  # a closed DM never blocks the action
+
+
+def dm_text(
+    action: Action,
+    guild_name: str,
+    reason: str | None,
+    expires_at: datetime | None,
+    appeal: str | None,
+) -> str:
+    """The message a member receives about an action taken on them."""
+    lines = [f"You have been {action.kind.dm_phrase} **{guild_name}**."]
+    lines.append(f"Reason: {reason or NO_REASON}")
+    if expires_at is not None and action is not Action.WARN:
+        lines.append(f"Until: <t:{int(expires_at.timestamp())}:F>")
+    if appeal:
+        lines.append(appeal)
+    return "\n".join(lines)
+
+
+def explain(action: Action, failure: DiscordFailure) -> str:
+    """A moderator-facing sentence for a Discord refusal."""
+    if failure.status == 403:
+        return f"Discord refused to {action.verb} them: I am missing a permission or role position."
+    if failure.status == 404:
+        if action is Action.UNBAN:
+            return "That user is not banned."
+        return "Discord no longer knows that member (they may have left)."
+    if failure.status >= 500:
+        return "Discord is having trouble right now; nothing was done. Try again shortly."
+    return f"Discord rejected the request: {failure.discord_message}"

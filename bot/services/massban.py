@@ -1,0 +1,135 @@
+"""Banning many users at once with Discord's bulk-ban endpoint, one case each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.hierarchy import Participant, Refused, Scene, preflight
+from bot.domain.lifecycle import Action
+from bot.domain.models import Case, NewCase
+from bot.domain.ports import Clock, DiscordActions, DiscordFailure
+from bot.domain.reasons import audit_reason, clean_reason
+from bot.infra.events import CaseCreated, EventBus
+from bot.services.acting import MAX_DELETE_MESSAGE_SECONDS, ActionFailed, explain
+from bot.services.config import ConfigService
+from bot.services.modlog import ModLog
+from bot.services.names import NameBook
+from bot.services.recording import end_and_record
+from db.engine import Database
+
+#: Discord's bulk-ban endpoint takes at most this many users per request.
+BULK_BAN_CHUNK = 200
+
+
+@dataclass(frozen=True, slots=True)
+class MassBanRequest:
+    """Many users to ban at once; `targets` maps each id to its member standing, if any."""
+
+    guild_id: int
+    guild_name: str
+    owner_id: int
+    actor: Participant
+    actor_name: str
+    bot: Participant
+    targets: dict[int, Participant | None]
+    reason: str | None = None
+    delete_message_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MassBanOutcome:
+    banned: list[Case]
+    failed: dict[int, str]  # user id -> why
+
+
+class MassBanService:
+    def __init__(
+        self,
+        database: Database,
+        discord: DiscordActions,
+        config: ConfigService,
+        clock: Clock,
+        *,
+        events: EventBus,
+        modlog: ModLog,
+        names: NameBook,
+    ) -> None:
+        self._database = database
+        self._discord = discord
+        self._config = config
+        self._clock = clock
+        self._events = events
+        self._modlog = modlog
+        self._names = names
+
+    async def massban(self, request: MassBanRequest) -> MassBanOutcome:
+        """Ban many users, 200 per request; one case each.
+
+        Each target passes the same pre-flight check as a single ban; those that
+        fail it are reported, not attempted.
+        """
+        reason = clean_reason(request.reason)
+        if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise ActionFailed("Messages can be deleted for up to 7 days.")
+        self._names.remember(request.actor.id, request.actor_name)
+        moderator_roles = (await self._config.get(request.guild_id)).moderator_role_ids
+        failed: dict[int, str] = {}
+        eligible: list[int] = []
+        for user_id, member in request.targets.items():
+            scene = Scene(request.owner_id, request.actor, request.bot, user_id, member)
+            try:
+                preflight(Action.BAN, scene, moderator_roles)
+            except Refused as refusal:
+                failed[user_id] = str(refusal)
+                continue
+            eligible.append(user_id)
+        audit = audit_reason(request.actor_name, request.actor.id, reason)
+        banned: list[Case] = []
+        for start in range(0, len(eligible), BULK_BAN_CHUNK):
+            chunk = eligible[start : start + BULK_BAN_CHUNK]
+            try:
+                result = await self._discord.bulk_ban(
+                    request.guild_id,
+                    chunk,
+                    reason=audit,
+                    delete_message_seconds=request.delete_message_seconds,
+                )
+            except DiscordFailure as failure:
+                failed.update(dict.fromkeys(chunk, explain(Action.BAN, failure)))
+                continue
+            failed.update(dict.fromkeys(result.failed, "Discord did not ban them"))
+            recorded = await self._record_bans(request, result.banned, reason)
+            for case in recorded:
+                await self._events.publish(CaseCreated.of(case))
+            banned += recorded
+        if banned:
+            first, last = banned[0], banned[-1]
+            note = f"mass ban: {len(banned)} users, cases #{first.number} to #{last.number}"
+            await self._modlog.post(first, note=note, moderator_name=request.actor_name)
+        return MassBanOutcome(banned=banned, failed=failed)
+
+    async def _record_bans(
+        self, request: MassBanRequest, user_ids: list[int], reason: str | None
+    ) -> list[Case]:
+        now = self._clock.now()
+        cases: list[Case] = []
+        async with self._database.transaction() as uow:  # one transaction per request
+            for user_id in user_ids:
+                new = NewCase(
+                    type=Action.BAN,
+                    target_id=user_id,
+                    moderator_id=request.actor.id,
+                    created_at=now,
+                    reason=reason,
+                    state=Action.BAN.kind.confirmed_state,
+                )
+                recorded = await end_and_record(
+                    uow,
+                    request.guild_id,
+                    new,
+                    revoked_by=request.actor.id,
+                    revoke_reason="superseded by a mass ban",
+                )
+                assert recorded is not None
+                cases.append(recorded.case)
+        return cases
