@@ -96,7 +96,8 @@ async def run_backend(backend: str, rounds: int, per_round: int) -> dict[str, fl
                 nonlocal floor_number
                 floor_number += 1
                 await raw.execute(
-                    f"INSERT INTO cases ({columns}) VALUES (?, ?, 'warn', 42, 7, ?, 'spam', 'active')",
+                    f"INSERT INTO cases ({columns})"
+                    " VALUES (?, ?, 'warn', 42, 7, ?, 'spam', 'active')",
                     (FLOOR_GUILD, floor_number, stored_now),
                 )
                 await raw.commit()

@@ -1,9 +1,9 @@
 """The layers stay honest: each package imports only what sits below it.
 
-    bot/domain   pure: no discord.py, SQLAlchemy, Redis or db
-    db/          models, sessions, repositories (may use the domain)
-    bot/services use cases: no discord.py
-    cogs/        Discord adapters: never the database
+bot/domain   pure: no discord.py, SQLAlchemy, Redis or db
+db/          models, sessions, repositories (may use the domain)
+bot/services use cases: no discord.py
+cogs/        Discord adapters: never the database
 """
 
 from __future__ import annotations

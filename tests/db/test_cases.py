@@ -250,3 +250,33 @@ async def test_two_hundred_concurrent_cases_get_distinct_gapless_numbers(
     numbers = await asyncio.gather(*(one(i) for i in range(200)))
     assert sorted(numbers) == list(range(1, 201))
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_pending_case_settles_once_and_failed_ones_stay_out_of_history(
+    database: Database, guild_id: int, now: datetime
+) -> None:
+    pending = await record_alone(database, guild_id, warn(now, state=CaseState.PENDING))
+    doomed = await record_alone(
+        database, guild_id, warn(now, type=Action.BAN, state=CaseState.PENDING)
+    )
+    async with database.autocommit() as uow:
+        assert await uow.cases.active_warnings(guild_id, TARGET, now=now) == []  # not yet
+        settled = await uow.cases.settle(guild_id, pending.number, CaseState.ACTIVE)
+        again = await uow.cases.settle(guild_id, pending.number, CaseState.FAILED)
+        failed = await uow.cases.settle(guild_id, doomed.number, CaseState.FAILED)
+        counting = await uow.cases.active_warnings(guild_id, TARGET, now=now)
+        shown = await uow.cases.history(guild_id, TARGET)
+        everything = await uow.cases.history(guild_id, TARGET, include_failed=True)
+        total = await uow.cases.count_for_target(guild_id, TARGET)
+    assert settled is not None
+    assert settled.state is CaseState.ACTIVE
+    assert again is None  # only a pending case settles
+    assert failed is not None
+    assert failed.state is CaseState.FAILED
+    assert [c.number for c in counting] == [pending.number]
+    assert [c.number for c in shown] == [pending.number]
+    assert [c.number for c in everything] == [doomed.number, pending.number]
+    assert total == 1
+    with pytest.raises(ValueError, match="cannot become"):
+        async with database.autocommit() as uow:
+            await uow.cases.settle(guild_id, pending.number, CaseState.PENDING)

@@ -13,6 +13,7 @@ from pytest_alembic.tests import (
     test_up_down_consistency,
     test_upgrade,
 )
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
@@ -74,5 +75,42 @@ async def test_stepping_down_and_up_keeps_the_case_log(empty_url: str) -> None:
             case = await uow.cases.get(1, 1)
         assert case is not None
         assert case.reason == "keep me"
+    finally:
+        await database.dispose()
+
+
+async def test_case_states_carry_the_active_flag_across_0004(empty_url: str) -> None:
+    """Cases in force become `active`, the rest `closed`; and back again on downgrade."""
+    await asyncio.to_thread(migrate.upgrade, empty_url, "0003")
+    database = Database(empty_url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    true, false = ("true", "false") if not database.is_sqlite else ("1", "0")
+    try:
+        async with database.transaction() as uow:
+            await uow.execute(
+                text("INSERT INTO guilds (id, name, joined_at) VALUES (1, 'g', :now)"),
+                {"now": now},
+            )
+            for number, kind, active in ((1, "ban", true), (2, "warn", false), (3, "kick", false)):
+                await uow.execute(
+                    text(
+                        "INSERT INTO cases (guild_id, number, type, target_id, moderator_id,"
+                        f" created_at, active) VALUES (1, {number}, '{kind}', 9, 8, :now, {active})"
+                    ),
+                    {"now": now},
+                )
+        await database.dispose()
+        await asyncio.to_thread(migrate.upgrade, empty_url)
+        async with database.autocommit() as uow:
+            states = await uow.execute(text("SELECT number, state FROM cases ORDER BY number"))
+            assert [tuple(row) for row in states] == [(1, "active"), (2, "closed"), (3, "closed")]
+            ban = await uow.cases.active(1, 9, Action.BAN)
+        assert ban is not None
+        assert ban.number == 1
+        await database.dispose()
+        await asyncio.to_thread(migrate.downgrade, empty_url, "0003")
+        async with database.autocommit() as uow:
+            rows = await uow.execute(text("SELECT number, active FROM cases ORDER BY number"))
+            assert [(n, bool(a)) for n, a in rows] == [(1, True), (2, False), (3, False)]
     finally:
         await database.dispose()

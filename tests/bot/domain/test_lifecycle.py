@@ -33,7 +33,8 @@ def test_what_ends_a_case_ends_one_that_stays_in_force() -> None:
 def test_only_cases_that_stay_in_force_can_be_one_per_member() -> None:
     assert {k.action for k in KINDS.values() if k.one_per_member} == {Action.BAN, Action.MUTE}
     assert all(k.stays_active for k in KINDS.values() if k.one_per_member)
-    assert Action.WARN.kind.stays_active and not Action.WARN.kind.one_per_member
+    assert Action.WARN.kind.stays_active
+    assert not Action.WARN.kind.one_per_member
 
 
 @pytest.mark.parametrize(
@@ -61,7 +62,8 @@ def test_a_case_leaves_pending_once_and_never_comes_back() -> None:
         CaseState.FAILED,
     }
     assert TRANSITIONS[CaseState.ACTIVE] == {CaseState.CLOSED}
-    assert not TRANSITIONS[CaseState.CLOSED] and not TRANSITIONS[CaseState.FAILED]
+    assert not TRANSITIONS[CaseState.CLOSED]
+    assert not TRANSITIONS[CaseState.FAILED]
     assert not any(CaseState.PENDING in after for after in TRANSITIONS.values())
 
 

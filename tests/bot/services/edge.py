@@ -33,6 +33,7 @@ class RecordingGateway:
     calls: list[tuple[object, ...]] = field(default_factory=list)
     failures: dict[str, DiscordFailure] = field(default_factory=dict)
     dm_open: bool = True
+    modlog: list[ModLogEntry] = field(default_factory=list)
 
     def _call(self, name: str, *args: object) -> None:
         self.calls.append((name, *args))
@@ -77,6 +78,7 @@ class RecordingGateway:
 
     async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
         self.calls.append(("modlog", channel_id, entry.case.number, entry.case.type))
+        self.modlog.append(entry)
         return True
 
     def names(self) -> list[object]:
