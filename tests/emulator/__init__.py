@@ -20,8 +20,9 @@ the pytest event loop, so wait with asyncio, never with blocking calls)::
         assert std.members[0].id in emu.bans(std.guild)
         assert emu.internal_errors == []
 
-See `server.DiscordEmulator` for the test-facing API and `world.World` for
-building guilds, members and roles.
+See `server.DiscordEmulator` for the test-facing API, `world.World` for
+building guilds, members and roles, and `ratelimits` for Discord's rate limits
+(off by default; `DiscordEmulator(rate_limits=True)`).
 """
 
 from .errors import ApiError
@@ -34,6 +35,7 @@ from .interactions import (
     OptionType,
 )
 from .moderation import AuditAction
+from .ratelimits import BucketCounter, BucketSpec, RateLimitHit, RateLimits
 from .rest import RequestRecord
 from .server import DEFAULT_TOKEN, DiscordEmulator
 from .signals import Intent
@@ -62,6 +64,8 @@ __all__ = [
     "ApiError",
     "AuditAction",
     "AuditLogEntry",
+    "BucketCounter",
+    "BucketSpec",
     "CallbackType",
     "Channel",
     "ChannelType",
@@ -78,6 +82,8 @@ __all__ = [
     "OptionType",
     "Overwrite",
     "Permission",
+    "RateLimitHit",
+    "RateLimits",
     "RequestRecord",
     "Role",
     "StandardGuild",

@@ -2,8 +2,9 @@
 
 A single catch-all aiohttp handler records every request first (so tests can
 assert on exactly what the bot sent, including refused and faulted calls),
-then applies injected latency/faults, authentication and Discord's route
-table. Handlers return JSON-able data (200), None (204), or raise `ApiError`.
+then applies injected latency/faults, Discord's route table, authentication
+and rate limits (`ratelimits`, off unless a test enables them). Handlers
+return JSON-able data (200), None (204), or raise `ApiError`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .gateway import GatewayHub
 from .interactions import Interactions
 from .messaging import Messaging, validate_message
 from .moderation import MemberEdit, Moderation
+from .ratelimits import RateLimited, RateLimits
 from .signals import ChangeSignal, Intent
 from .world import (
     ApplicationCommand,
@@ -170,6 +172,7 @@ class RestApi:
         recommended_shards: int,
         application_flags: int,
         max_concurrency: int = 1,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.world = world
         self.token = token
@@ -187,6 +190,8 @@ class RestApi:
         self.latencies: list[LatencyRule] = []
         self.internal_errors: list[Exception] = []
         self.routes = self._route_table()
+        self.rate_limits = RateLimits() if rate_limits is None else rate_limits
+        self.rate_limits.routes = {(r.method, r.template) for r in self.routes}
 
     # ------------------------------------------------------------- plumbing
 
@@ -212,6 +217,12 @@ class RestApi:
             route, params = self._match(record.method, path)
             if route.auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise errors.unauthorized()
+            # Interaction endpoints (no bot token) are exempt from the global limit.
+            headers.update(
+                self.rate_limits.admit(
+                    record.method, path, route.template, params, counts_globally=route.auth
+                )
+            )
             if record.reason is not None and len(record.reason) > MAX_REASON:
                 raise errors.invalid_form_body(
                     "audit_log_reason",
@@ -220,6 +231,9 @@ class RestApi:
                 )
             call = ApiCall(params, record.query, record.json, record.files, record.reason)
             result = await route.handler(call)
+        except RateLimited as limited:
+            headers.update(limited.headers)
+            record.status, record.response = limited.status, limited.body()
         except ApiError as error:
             record.status, record.response = error.status, error.body()
         except Exception as crash:
@@ -234,7 +248,7 @@ class RestApi:
         finally:
             self.signal.pulse()
         if record.status == 204:
-            return web.Response(status=204)
+            return web.Response(status=204, headers=headers)
         return _json_response(record.status, record.response, headers)
 
     async def _read_body(self, request: web.Request) -> tuple[Any, list[dict[str, Any]]]:

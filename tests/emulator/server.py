@@ -26,6 +26,7 @@ from .gateway import GatewayHub, GatewaySession
 from .interactions import InteractionHandle, InteractionRecord, Interactions
 from .messaging import Messaging
 from .moderation import Moderation
+from .ratelimits import RateLimitHit, RateLimits
 from .rest import FaultRule, LatencyRule, RequestRecord, RestApi
 from .signals import PRIVILEGED_INTENTS, ChangeSignal
 from .world import (
@@ -71,8 +72,11 @@ class DiscordEmulator:
         heartbeat_interval_ms: int = 41_250,
         privileged_intents: int = PRIVILEGED_INTENTS,
         interaction_response_window: float = 3.0,
+        rate_limits: bool = False,
     ) -> None:
         self.token = token
+        # Discord's REST rate limits; off unless `rate_limits` or `.enable()`.
+        self.rate_limits = RateLimits(enabled=rate_limits)
         self.signal = ChangeSignal()
         self.world = World(bot_user_id=bot_user_id, bot_username=bot_username)
         flags = payloads.application_flags(privileged_intents)
@@ -104,6 +108,7 @@ class DiscordEmulator:
             recommended_shards=recommended_shards,
             application_flags=flags,
             max_concurrency=max_concurrency,
+            rate_limits=self.rate_limits,
         )
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -177,6 +182,12 @@ class DiscordEmulator:
     def requests(self) -> list[RequestRecord]:
         """Every REST request received, in arrival order."""
         return self.rest.requests
+
+    @property
+    def rate_limit_hits(self) -> list[RateLimitHit]:
+        """Every 429 the rate limiter answered (not `fail_next` ones), in order; see
+        `rate_limits` to enable limiting, override buckets and read per-bucket counters."""
+        return list(self.rate_limits.hits)
 
     def calls(self, method: str, path_regex: str) -> list[RequestRecord]:
         """Requests whose method matches (or "*") and whose path (after /api/v10,
