@@ -50,7 +50,7 @@ from sqlalchemy import bindparam, event, text
 
 from bench.common import BACKENDS, driver_dsn, fresh_database, median
 from bot.domain.config import GuildConfig
-from bot.domain.ports import BulkBanResult, ModLogEntry
+from bot.domain.ports import BulkBanResult, Membership, ModLogEntry, SentDm
 from bot.domain.shards import ShardScope
 from bot.infra.cache import MemoryCache
 from bot.services.config import ConfigService
@@ -83,8 +83,21 @@ class NullGateway:
 
     calls: list[tuple[str, int, int]] = field(default_factory=list)
 
-    async def send_dm(self, user_id: int, text: str) -> bool:
+    async def send_dm(self, user_id: int, text: str) -> SentDm | None:
         self.calls.append(("dm", 0, user_id))
+        return SentDm(user_id, len(self.calls))
+
+    async def find_dm(self, user_id: int, marker: str) -> SentDm | None:
+        return None
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        return False
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership | None:
+        return None
+
+    async def delete_dm(self, sent: SentDm) -> bool:
+        self.calls.append(("delete_dm", sent.channel_id, sent.message_id))
         return True
 
     async def ban(

@@ -24,6 +24,7 @@ from bot.services.config import ConfigService
 from bot.services.container import Services
 from bot.services.data import DataService
 from bot.services.escalation import EscalationService
+from bot.services.locks import MemberLocks
 from bot.services.massban import MassBanService
 from bot.services.moderation import ModerationService
 from bot.services.modlog import ModLog
@@ -31,6 +32,7 @@ from bot.services.names import NameBook
 from bot.services.pardon import PardonService
 from bot.services.policies import PolicyService
 from bot.services.reconcile import ReconcileService
+from bot.services.settling import IntentSettler
 from bot.services.status import StatusService
 from bot.services.throttle import CommandThrottle
 from bot.services.timers import BotIdentity, TimerService
@@ -62,6 +64,7 @@ def build_services(
         events=shared.bus,
         modlog=modlog,
         names=names,
+        locks=MemberLocks(database, clock),
     )
     escalation = EscalationService(database, config, acting, modlog)
     timers = TimerService(
@@ -102,6 +105,9 @@ def build_services(
         commands=CommandSyncState(database, clock),
         names=names,
         status=StatusService(shared, scope),
+        settling=IntentSettler(
+            database, discord, config, clock, scope=scope, events=shared.bus, modlog=modlog
+        ),
     )
 
 

@@ -6,13 +6,20 @@ from datetime import timedelta
 
 import discord
 
+from bot.discord_side.limits import ELLIPSIS
 from bot.domain.lifecycle import Action
 from bot.services.acting import ActionRequest, Outcome
 from bot.services.container import Services
 from cogs._adapters import name_of, reply, scene
+from cogs._render import fit_lines
+
+#: Longest escalation failure line: Discord's own error text can be long.
+FAILURE_LINE = 300
 
 
 def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome) -> str:
+    """One line about the action, then one per escalation (every one of them is in the
+    mod log too, so a long ladder is summed up rather than refused by Discord)."""
     case = outcome.case
     parts = [f"{action.kind.past_tense} {name_of(target)} (`{target.id}`) · case #{case.number}"]
     if case.expires_at is not None and action is not Action.WARN:
@@ -26,7 +33,12 @@ def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome
         f"Escalated: {e.case.type.value} · case #{e.case.number}" for e in outcome.escalations
     ]
     lines += [f"Escalation failed: {why}" for why in outcome.escalation_failures]
-    return "\n".join(lines)
+    text, _ = fit_lines(
+        lines,
+        line_limit=FAILURE_LINE,
+        more=lambda n: f"{ELLIPSIS}and {n} more escalation results; see the mod log.",
+    )
+    return text
 
 
 async def run_action(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 
+from bot.discord_side.limits import CONTENT, cut, one_line
 from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.hierarchy import Participant, Scene
 from bot.domain.lifecycle import CaseState
 from bot.domain.models import Case
 from bot.domain.reasons import NO_REASON
+from cogs._render import Reply
+
+log = logging.getLogger(__name__)
+
+#: How much of a reason a list line shows; `/case show` has the rest.
+LIST_REASON = 80
 
 
 def participant(member: discord.Member) -> Participant:
@@ -53,17 +62,27 @@ def describe(case: Case) -> str:
         state = " · active"
     elif case.expires_at is not None and case.type.kind.stays_active:
         state = " · expired"
-    reason = case.reason or NO_REASON
-    if len(reason) > 80:
-        reason = reason[:79] + "…"
+    reason = cut(one_line(case.reason or NO_REASON), LIST_REASON)
     return f"**#{case.number}** {case.type.value} · {stamp}{state} · {reason}"
 
 
-async def reply(interaction: discord.Interaction, content: str, *, ephemeral: bool = False) -> None:
-    """Answer the interaction (or follow up if it was already answered), pinging nobody."""
+async def reply(
+    interaction: discord.Interaction, message: str | Reply, *, ephemeral: bool = False
+) -> None:
+    """Answer the interaction (or follow up if it was already answered), pinging nobody.
+
+    Replies are rendered to fit Discord; text that still would not fit is cut with a
+    marker rather than refused by Discord, which would leave the moderator with nothing.
+    """
+    if isinstance(message, str):
+        message = Reply(content=message)
+    if len(message.content) > CONTENT:
+        log.warning("a reply of %d characters was cut to fit", len(message.content))
+        message.content = cut(message.content, CONTENT)
+    kwargs = message.send_kwargs()
     if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(**kwargs, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
     else:
         await interaction.response.send_message(
-            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+            **kwargs, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
         )

@@ -6,15 +6,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.limits import CONTENT, ELLIPSIS, cut
 from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.durations import parse_duration
 from bot.domain.errors import LockdownError
 from bot.domain.lifecycle import Action
 from bot.domain.targets import parse_user_ids
 from bot.services.container import Services
-from bot.services.massban import MassBanRequest
+from bot.services.massban import MassBanOutcome, MassBanRequest
 from cogs._actions import run_action
 from cogs._adapters import participant
+from cogs._render import Reply, TextFile, fit_lines
 
 DELETE_MESSAGES = [
     app_commands.Choice(name="don't delete any", value=0),
@@ -24,6 +26,33 @@ DELETE_MESSAGES = [
     app_commands.Choice(name="previous 3 days", value=3 * 86_400),
     app_commands.Choice(name="previous 7 days", value=7 * 86_400),
 ]
+
+
+#: Failures the result lists by name; all of them are in the attached file.
+FAILURES_SHOWN = 15
+FAILURES_FILE = "massban-failures.txt"
+
+
+def massban_result(count: int, outcome: MassBanOutcome) -> Reply:
+    """The summary, the first failures, and every failure in a file when not all show."""
+    head = [f"Banned {len(outcome.banned)} of {count} users; {len(outcome.failed)} failed."]
+    if outcome.banned:
+        head.append(f"Cases #{outcome.banned[0].number} to #{outcome.banned[-1].number}.")
+    header = "\n".join(head)
+    failures = [f"`{user}`: {why}" for user, why in outcome.failed.items()]
+    if not failures:
+        return Reply(content=header)
+    shown, left_out = fit_lines(
+        failures,
+        CONTENT - len(header) - 1,
+        max_lines=FAILURES_SHOWN,
+        more=lambda n: f"{ELLIPSIS}and {n} more; every failure is in {FAILURES_FILE}.",
+    )
+    reply = Reply(content=f"{header}\n{shown}")
+    if left_out:
+        listing = "\n".join(f"{user}\t{why}" for user, why in outcome.failed.items())
+        reply.files.append(TextFile(FAILURES_FILE, f"user id\twhy\n{listing}\n"))
+    return reply
 
 
 class MassBanConfirmation(discord.ui.View):
@@ -41,13 +70,10 @@ class MassBanConfirmation(discord.ui.View):
         count = len(self.request.targets)
         await interaction.response.edit_message(content=f"Banning {count} users…", view=None)
         outcome = await self.services.massban.massban(self.request)
-        lines = [f"Banned {len(outcome.banned)} of {count} users; {len(outcome.failed)} failed."]
-        if outcome.banned:
-            lines.append(f"Cases #{outcome.banned[0].number} to #{outcome.banned[-1].number}.")
-        lines += [f"`{user}`: {why}" for user, why in list(outcome.failed.items())[:15]]
-        if len(outcome.failed) > 15:
-            lines.append(f"…and {len(outcome.failed) - 15} more.")
-        await interaction.edit_original_response(content="\n".join(lines))
+        result = massban_result(count, outcome)
+        await interaction.edit_original_response(
+            **result.edit_kwargs(), allowed_mentions=NO_MENTIONS
+        )
         self.stop()
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
@@ -66,7 +92,7 @@ class MassBanConfirmation(discord.ui.View):
         if not isinstance(error, LockdownError):
             await super().on_error(interaction, error, item)
             error = LockdownError("Something went wrong on my side; the error was logged.")
-        await interaction.edit_original_response(content=str(error), view=None)
+        await interaction.edit_original_response(content=cut(str(error), CONTENT), view=None)
 
 
 MASSBAN_COOLDOWN_SECONDS = 30

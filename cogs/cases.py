@@ -6,31 +6,77 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.limits import CONTENT, ELLIPSIS, FIELD_VALUE, add_field, cut
 from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.models import Case
 from bot.domain.reasons import NO_REASON
 from bot.services.container import Services
 from cogs._adapters import describe, name_of, reply
+from cogs._render import Reply, TextFile
 
 PAGE_SIZE = 10
 
 
-def case_details(case: Case) -> str:
-    lines = [
-        describe(case),
-        f"Member: `{case.target_id}` · Moderator: `{case.moderator_id}`",
-        f"Reason: {case.reason or NO_REASON}",
-    ]
-    if case.related_number is not None:
-        lines.append(f"Related: case #{case.related_number}")
-    if case.dm_delivered is not None:
-        lines.append("DM: " + ("delivered" if case.dm_delivered else "not delivered"))
+def case_details(case: Case) -> Reply:
+    """`/case show`: every detail in the content when it fits in one message.
+
+    A reason and a pardon reason may be 1,000 characters each, more than a message
+    holds together: then the content shows their start, marked as cut, and an embed
+    carries both in full (a field holds 1,024), or an attached file if even that
+    were too little.
+    """
+    reason = case.reason or NO_REASON
+    ended = None
     if case.revoked_at is not None:
-        lines.append(
-            f"Ended <t:{int(case.revoked_at.timestamp())}:f> by `{case.revoked_by}`"
-            + (f": {case.revoke_reason}" if case.revoke_reason else "")
+        ended = f"Ended <t:{int(case.revoked_at.timestamp())}:f> by `{case.revoked_by}`"
+
+    def render(reason_text: str, revoke_text: str | None) -> str:
+        lines = [
+            describe(case),
+            f"Member: `{case.target_id}` · Moderator: `{case.moderator_id}`",
+            f"Reason: {reason_text}",
+        ]
+        if case.related_number is not None:
+            lines.append(f"Related: case #{case.related_number}")
+        if case.dm_delivered is not None:
+            lines.append("DM: " + ("delivered" if case.dm_delivered else "not delivered"))
+        if ended is not None:
+            lines.append(ended + (f": {revoke_text}" if revoke_text is not None else ""))
+        return "\n".join(lines)
+
+    revoke_reason = case.revoke_reason or None
+    full = render(reason, revoke_reason)
+    if len(full) <= CONTENT:
+        return Reply(content=full)
+    # Share what is left between the two texts; one that needs less leaves the rest.
+    room = CONTENT - len(render("", "" if revoke_reason else None))
+    texts = [reason, revoke_reason or ""]
+    budgets = [room // 2, room - room // 2]
+    for index in (0, 1):
+        spare = budgets[index] - len(texts[index])
+        if spare > 0:
+            budgets[index] -= spare
+            budgets[1 - index] += spare
+    marker = f"{ELLIPSIS} (cut; full text below)"
+    reply = Reply(
+        content=render(
+            cut(reason, budgets[0], marker),
+            cut(revoke_reason, budgets[1], marker) if revoke_reason else None,
         )
-    return "\n".join(lines)
+    )
+    embed = discord.Embed(title=f"Case #{case.number} in full", colour=discord.Colour.blurple())
+    whole = [("Reason", reason)]
+    if revoke_reason:
+        whole.append(("Why it ended", revoke_reason))
+    in_file = f"{ELLIPSIS} (cut; full text in case-{case.number}.txt)"
+    for name, text in whole:
+        add_field(embed, name, text, inline=False, marker=in_file)
+    reply.embeds.append(embed)
+    if any(len(text) > FIELD_VALUE for _, text in whole):
+        reply.files.append(
+            TextFile(f"case-{case.number}.txt", "\n\n".join(f"{n}:\n{t}" for n, t in whole))
+        )
+    return reply
 
 
 class HistoryPages(discord.ui.View):

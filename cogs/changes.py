@@ -8,20 +8,41 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.limits import cut
 from bot.domain.models import Change
 from bot.services.container import Services
 from cogs._adapters import reply
+from cogs._render import Reply, paged, paginate
+
+#: How much of a before or after value a line shows.
+VALUE_SHOWN = 120
+#: Entity ids are short (a setting key, a case number); a cap keeps a line one line.
+ENTITY_SHOWN = 100
 
 
 def describe(entry: Change) -> str:
     def show(value: object) -> str:
-        return "—" if value is None else json.dumps(value, ensure_ascii=False)[:120]
+        return "—" if value is None else cut(json.dumps(value, ensure_ascii=False), VALUE_SHOWN)
 
     stamp = f"<t:{int(entry.created_at.timestamp())}:f>"
     return (
-        f"{stamp} `{entry.actor_id}` **{entry.action}** {entry.entity} `{entry.entity_id}`: "
-        f"{show(entry.before)} → {show(entry.after)}"
+        f"{stamp} `{entry.actor_id}` **{entry.action}** {entry.entity} "
+        f"`{cut(entry.entity_id, ENTITY_SHOWN)}`: {show(entry.before)} → {show(entry.after)}"
     )
+
+
+def recent_changes(entries: list[Change]) -> Reply:
+    """`/changes recent`: whole entries, as many pages as they need, newest first."""
+    if not entries:
+        return Reply(content="Nothing has been changed yet.")
+    total = len(entries)
+
+    def heading(first: int, last: int) -> str:
+        if (first, last) == (1, total):
+            return ""  # one page: the entries alone
+        return f"Changes {first} to {last} of {total}, newest first:"
+
+    return paged(paginate([describe(e) for e in entries], heading))
 
 
 class ChangeLog(commands.Cog):
@@ -42,5 +63,4 @@ class ChangeLog(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         entries = await self.services.changes.recent(interaction.guild.id, limit)
-        text = "\n".join(describe(e) for e in entries) or "Nothing has been changed yet."
-        await reply(interaction, text[:2000], ephemeral=True)
+        await reply(interaction, recent_changes(entries), ephemeral=True)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_side.mentions import NO_MENTIONS
+from bot.discord_side.limits import ELLIPSIS, FIELD_VALUE, add_field
 from bot.domain.config import DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import LockdownError
 from bot.services.container import Services
 from cogs._adapters import reply
+from cogs._render import Reply, TextFile, fit_lines
 
 MAX_APPEAL = 500
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
@@ -23,8 +25,15 @@ class ConfigRefused(LockdownError):
     """A value the bot could not work with; the message says what to fix."""
 
 
-def describe_config(config: GuildConfig) -> discord.Embed:
-    """The whole effective configuration on one embed."""
+ROLES_FILE = "moderator-roles.txt"
+
+
+def describe_config(config: GuildConfig, role_names: Mapping[int, str] | None = None) -> Reply:
+    """The whole effective configuration on one embed.
+
+    A guild may name up to 250 moderator roles, far more mentions than a field holds:
+    the field then shows those that fit and every one is in an attached file.
+    """
 
     def channel(value: int | None) -> str:
         return f"<#{value}>" if value else "not set"
@@ -33,34 +42,48 @@ def describe_config(config: GuildConfig) -> discord.Embed:
         return f"<@&{value}>" if value else "not set"
 
     embed = discord.Embed(title="Lockdown configuration", colour=discord.Colour.blurple())
-    embed.add_field(name="Mod log", value=channel(config.modlog_channel_id))
-    embed.add_field(
-        name="DM notifications",
-        value=", ".join(f"{a} {'on' if config.dm_on(a) else 'off'}" for a in DM_ACTIONS),
+    add_field(embed, "Mod log", channel(config.modlog_channel_id))
+    add_field(
+        embed,
+        "DM notifications",
+        ", ".join(f"{a} {'on' if config.dm_on(a) else 'off'}" for a in DM_ACTIONS),
     )
-    embed.add_field(name="Appeal text", value=config.appeal_text or "not set", inline=False)
-    embed.add_field(name="Mute role", value=role(config.mute_role_id))
-    embed.add_field(
-        name="Moderator roles",
-        value=", ".join(role(r) for r in config.moderator_role_ids) or "none",
+    add_field(embed, "Appeal text", config.appeal_text or "not set", inline=False)
+    add_field(embed, "Mute role", role(config.mute_role_id))
+    roles, left_out = fit_lines(
+        [role(r) for r in config.moderator_role_ids],
+        FIELD_VALUE,
+        sep=", ",
+        more=lambda n: f"{ELLIPSIS}and {n} more (all in {ROLES_FILE})",
     )
+    add_field(embed, "Moderator roles", roles or "none")
     expiry = config.warn_expiry_seconds
-    embed.add_field(
-        name="Warnings expire after",
-        value=format_duration(timedelta(seconds=expiry)) if expiry else "never",
+    add_field(
+        embed,
+        "Warnings expire after",
+        format_duration(timedelta(seconds=expiry)) if expiry else "never",
     )
-    embed.add_field(name="Data kept after leaving", value=f"{config.retention_days} days")
-    embed.add_field(
-        name="Anti-nuke",
-        value=f"{config.antinuke_actions} bans and kicks per "
+    add_field(embed, "Data kept after leaving", f"{config.retention_days} days")
+    add_field(
+        embed,
+        "Anti-nuke",
+        f"{config.antinuke_actions} bans and kicks per "
         f"{format_duration(timedelta(seconds=config.antinuke_window_seconds))}",
     )
-    embed.add_field(
-        name="Features",
-        value="\n".join(f"{name}: {'on' if config.enabled(name) else 'off'}" for name in FEATURES),
+    add_field(
+        embed,
+        "Features",
+        "\n".join(f"{name}: {'on' if config.enabled(name) else 'off'}" for name in FEATURES),
         inline=False,
     )
-    return embed
+    reply = Reply(embeds=[embed])
+    if left_out:
+        names = role_names or {}
+        listing = [f"{r}\t{names.get(r, '(deleted role)')}" for r in config.moderator_role_ids]
+        reply.files.append(
+            TextFile(ROLES_FILE, f"Moderator roles: {len(listing)}\n" + "\n".join(listing))
+        )
+    return reply
 
 
 def _guild(interaction: discord.Interaction) -> discord.Guild:
@@ -95,10 +118,10 @@ class Configuration(commands.Cog):
 
     @config.command(name="show", description="Show this server's whole configuration")
     async def show(self, interaction: discord.Interaction) -> None:
-        config = await self.services.config.get(_guild(interaction).id)
-        await interaction.response.send_message(
-            embed=describe_config(config), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        guild = _guild(interaction)
+        config = await self.services.config.get(guild.id)
+        names = {role.id: role.name for role in guild.roles}
+        await reply(interaction, describe_config(config, names), ephemeral=True)
 
     @config.command(name="modlog", description="Where every case is announced")
     @app_commands.describe(channel="A text channel I can post embeds in")

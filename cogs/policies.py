@@ -13,6 +13,7 @@ from bot.domain.lifecycle import Action
 from bot.domain.models import EscalationPolicy
 from bot.services.container import Services
 from cogs._adapters import reply
+from cogs._render import Reply, paged, paginate
 
 ACTIONS = [app_commands.Choice(name=a, value=a) for a in ("mute", "kick", "ban")]
 
@@ -25,6 +26,19 @@ def describe(policy: EscalationPolicy) -> str:
     if policy.window_seconds:
         within = f" within {format_duration(timedelta(seconds=policy.window_seconds))}"
     return f"**#{policy.id}** at {policy.threshold} warnings{within}: {what}"
+
+
+def ladder_list(ladder: list[EscalationPolicy]) -> Reply:
+    """`/policy list`: every rung, in pages when the ladder is long."""
+    if not ladder:
+        return Reply(content="No escalation policies.")
+    total = len(ladder)
+
+    def heading(first: int, last: int) -> str:
+        return "" if (first, last) == (1, total) else f"Policies {first} to {last} of {total}:"
+
+    pages = paginate([describe(p) for p in ladder], heading)
+    return paged(pages, back="Previous", forward="Next")
 
 
 class Policies(commands.Cog):
@@ -69,8 +83,7 @@ class Policies(commands.Cog):
     async def list_(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
         ladder = await self.services.policies.list(interaction.guild.id)
-        text = "\n".join(describe(p) for p in ladder) or "No escalation policies."
-        await reply(interaction, text, ephemeral=True)
+        await reply(interaction, ladder_list(ladder), ephemeral=True)
 
     @policy.command(name="remove", description="Remove a rung")
     @app_commands.describe(id="The policy number from /policy list")

@@ -6,17 +6,28 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_side.limits import ELLIPSIS
 from bot.services.container import Services
 from bot.services.status import ProcessStatus
 from cogs._adapters import reply
+from cogs._render import fit_lines
+
+#: A process may run hundreds of shards; their line stays readable.
+SHARDS_SHOWN = 300
 
 
 def describe(status: ProcessStatus) -> str:
     cache = status.config_cache
     shared = "Redis (shared by every process)" if status.shared_through_redis else "this process"
+    shards, _ = fit_lines(
+        [str(shard) for shard in status.shard_ids],
+        SHARDS_SHOWN,
+        sep=", ",
+        more=lambda n: f"{ELLIPSIS}and {n} more",
+    )
     return "\n".join(
         [
-            f"Shards {', '.join(map(str, status.shard_ids))} of {status.shard_count}",
+            f"Shards {shards} of {status.shard_count}",
             f"Rate limits, cooldowns, cache and events: {shared}",
             f"Config cache: {cache.l1_hits} in-process hits, {cache.l2_hits} Redis hits, "
             f"{cache.misses} misses ({cache.hit_ratio:.0%} hit ratio)",

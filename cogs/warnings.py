@@ -7,9 +7,35 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.lifecycle import Action
+from bot.domain.models import Case
+from bot.services.acting import Outcome
 from bot.services.container import Services
 from cogs._actions import run_action
 from cogs._adapters import describe, name_of, reply
+from cogs._render import Reply, fit_lines, paged, paginate
+
+
+def warnings_list(who: str, active: list[Case]) -> Reply:
+    """`/warnings`: the warnings that still count, newest first, ten to a page."""
+    if not active:
+        return Reply(content=f"{who} has no active warnings.")
+    total = len(active)
+
+    def heading(first: int, last: int) -> str:
+        head = f"{who} has {total} active warning(s):"
+        return head if (first, last) == (1, total) else f"{head} {first} to {last}, newest first"
+
+    return paged(paginate([describe(case) for case in active], heading))
+
+
+def pardon_reply(number: int, outcome: Outcome) -> str:
+    pardoned = outcome.replaced
+    assert pardoned is not None
+    lines = [f"Pardoned case #{number} ({pardoned.type.value}) · case #{outcome.case.number}"]
+    lines += [
+        f"The {c.type.value} of case #{c.number} stays in force." for c in outcome.still_in_force
+    ]
+    return fit_lines(lines)[0]
 
 
 class Warnings(commands.Cog):
@@ -32,12 +58,7 @@ class Warnings(commands.Cog):
     async def warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
         assert interaction.guild is not None
         active = await self.services.cases.active_warnings(interaction.guild.id, member.id)
-        if not active:
-            await reply(interaction, f"{name_of(member)} has no active warnings.", ephemeral=True)
-            return
-        lines = [f"{name_of(member)} has {len(active)} active warning(s):"]
-        lines += [describe(case) for case in active[:20]]
-        await reply(interaction, "\n".join(lines), ephemeral=True)
+        await reply(interaction, warnings_list(name_of(member), active), ephemeral=True)
 
     @app_commands.command(description="Revoke a warning, or end a ban or mute early")
     @app_commands.describe(case="Case number", reason="Why")
@@ -58,11 +79,4 @@ class Warnings(commands.Cog):
             actor_name=str(interaction.user),
             reason=reason,
         )
-        pardoned = outcome.replaced
-        assert pardoned is not None
-        lines = [f"Pardoned case #{case} ({pardoned.type.value}) · case #{outcome.case.number}"]
-        lines += [
-            f"The {c.type.value} of case #{c.number} stays in force."
-            for c in outcome.still_in_force
-        ]
-        await reply(interaction, "\n".join(lines), ephemeral=True)
+        await reply(interaction, pardon_reply(case, outcome), ephemeral=True)

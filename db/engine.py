@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,21 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from db.unit_of_work import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT_SECONDS = 5
 
 
-def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    """WAL lets readers run beside the writer; the busy timeout queues writers
-    from other connections and processes instead of failing them."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def _sqlite_configurer(busy_timeout_ms: int) -> Callable[[DBAPIConnection, Any], None]:
+    def configure(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        """WAL lets readers run beside the writer; the busy timeout queues writers
+        from other connections and processes instead of failing them."""
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
+
+    return configure
 
 
 def _check_sqlite_directory(url: str) -> None:
@@ -44,17 +49,25 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL."""
+def create_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **options: Any
+) -> AsyncEngine:
+    """An async engine for a `sqlite+aiosqlite` or `postgresql+asyncpg` URL.
+
+    `busy_timeout_ms` is how long a SQLite write waits for another writer
+    before it gives up ("database is locked").
+    """
     if is_sqlite(url):
         _check_sqlite_directory(url)
-        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        options.setdefault("connect_args", {"timeout": busy_timeout_ms / 1000})
         engine = create_async_engine(url, **options)
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "connect", _sqlite_configurer(busy_timeout_ms))
         return engine
     if "poolclass" not in options:
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 10)
+    # A database that does not answer must not hold a command for asyncpg's default minute.
+    options.setdefault("connect_args", {"timeout": CONNECT_TIMEOUT_SECONDS})
     return create_async_engine(url, **options)
 
 

@@ -20,6 +20,10 @@ class SchemaBehind(Exception):
     """The database is not at the newest migration; the message says what to run."""
 
 
+class SchemaAhead(SchemaBehind):
+    """The database was migrated by a newer Lockdown than this one."""
+
+
 def alembic_config(url: str) -> Config:
     """Alembic's config for `url`, independent of the working directory."""
     config = Config(str(ROOT / "alembic.ini"))
@@ -73,8 +77,17 @@ def ensure_current(url: str, *, auto_migrate: bool) -> None:
     a shared PostgreSQL is the maintainer's to migrate, deliberately.
     """
     head = head_revision(url)
-    if current_revisions(url) == (head,):
+    current = current_revisions(url)
+    if current == (head,):
         return
+    known = {r.revision for r in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()}
+    newer = [revision for revision in current if revision not in known]
+    if newer:
+        raise SchemaAhead(
+            f"the database was migrated by a newer Lockdown (revision {', '.join(newer)}; "
+            f"this version knows up to {head}): run that newer version, or restore a backup "
+            "taken before the upgrade"
+        )
     if is_sqlite(url) and auto_migrate:
         upgrade(url)
         return

@@ -132,6 +132,7 @@ IN_FORCE = "state = 'active'"
 _ACTIVE_PUNISHMENT = text(f"{IN_FORCE} AND type IN ('ban', 'mute')")
 _PENDING_EXPIRY = text(f"{IN_FORCE} AND expires_at IS NOT NULL")
 _PENDING_RENEWAL = text(f"{IN_FORCE} AND renew_at IS NOT NULL")
+_PENDING_INTENT = text("state = 'pending'")
 
 
 class CaseRow(Base):
@@ -158,6 +159,9 @@ class CaseRow(Base):
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     # When a mute longer than Discord's 28-day timeout needs its timeout renewed.
     renew_at: Mapped[datetime | None]
+    # The DM that told the member, so it can be deleted if the action then fails.
+    dm_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    dm_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("guild_id", "number"),
@@ -190,6 +194,13 @@ class CaseRow(Base):
             postgresql_where=_PENDING_RENEWAL,
             sqlite_where=_PENDING_RENEWAL,
         ),
+        # Intents a crash or an outage left pending, for the settling sweep.
+        Index(
+            "ix_cases_pending_intent",
+            "created_at",
+            postgresql_where=_PENDING_INTENT,
+            sqlite_where=_PENDING_INTENT,
+        ),
         # Actions taken in Discord's own UI are recorded once per audit-log entry.
         Index(
             "uq_cases_audit_log_entry",
@@ -200,6 +211,23 @@ class CaseRow(Base):
             sqlite_where=text("audit_log_entry_id IS NOT NULL"),
         ),
     )
+
+
+class MemberLockRow(Base):
+    """A lease on one member of one guild: actions on them run one at a time.
+
+    Taken and released in short transactions (never a connection held across
+    Discord's retries); a lease whose holder died expires by itself.
+    """
+
+    __tablename__ = "member_locks"
+
+    guild_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
 
 
 class SettingRow(Base):

@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Executable, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db.repositories._sql import outages_as_domain_errors
 from db.repositories.cases import CaseRepository
 from db.repositories.changes import ChangeRepository
 from db.repositories.features import FeatureFlagRepository
 from db.repositories.guilds import GuildRepository, MemberRepository, UserRepository
+from db.repositories.locks import MemberLockRepository
 from db.repositories.policies import PolicyRepository
 from db.repositories.retention import DepartedGuilds
 from db.repositories.settings import SettingRepository
@@ -45,13 +47,16 @@ class UnitOfWork:
         """The unit's connection (in a transaction, if it is transactional)."""
         if self._connection is None:
             opening = self.engine.begin() if self.transactional else self.engine.connect()
-            self._connection = await self._stack.enter_async_context(opening)
+            with outages_as_domain_errors():
+                self._connection = await self._stack.enter_async_context(opening)
         return self._connection
 
     async def execute(
         self, statement: Executable, parameters: dict[str, Any] | None = None
     ) -> Result[Any]:
-        return await (await self.connection()).execute(statement, parameters)
+        connection = await self.connection()
+        with outages_as_domain_errors():
+            return await connection.execute(statement, parameters)
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -63,7 +68,8 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         """Commit (or roll back, on an error) and give the connection back."""
-        await self._stack.__aexit__(kind, error, traceback)
+        with outages_as_domain_errors():
+            await self._stack.__aexit__(kind, error, traceback)
 
     @cached_property
     def cases(self) -> CaseRepository:
@@ -96,6 +102,10 @@ class UnitOfWork:
     @cached_property
     def changes(self) -> ChangeRepository:
         return ChangeRepository(self)
+
+    @cached_property
+    def locks(self) -> MemberLockRepository:
+        return MemberLockRepository(self)
 
     @cached_property
     def state(self) -> BotStateRepository:

@@ -38,6 +38,7 @@ from db.engine import Database
 log = logging.getLogger(__name__)
 
 RETENTION_SWEEP = timedelta(hours=1)
+SETTLE_SWEEP = timedelta(minutes=1)
 #: Every cog takes the one `Services` object.
 COGS = (
     Bans,
@@ -109,6 +110,7 @@ class LockdownBot(commands.AutoShardedBot):
         await self.sync_commands()
         self._timer_task = self._start(self._run_timers())
         self._start(self._purge_departed_guilds())
+        self._start(self._settle_stale_intents())
 
     def _start(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run background work, keeping a reference so it is neither collected nor lost."""
@@ -120,6 +122,16 @@ class LockdownBot(commands.AutoShardedBot):
     async def _run_timers(self) -> None:
         await self.wait_until_ready()  # timers act through the guild cache
         await self.services.timers.run()
+
+    async def _settle_stale_intents(self) -> None:
+        """At start-up and every minute: settle cases a crash or an outage left pending."""
+        await self.wait_until_ready()  # Discord must be reachable to say what is true
+        while True:
+            try:
+                await self.services.settling.settle_stale()
+            except Exception:
+                log.exception("settling pending cases failed; trying again in a minute")
+            await asyncio.sleep(SETTLE_SWEEP.total_seconds())
 
     async def _purge_departed_guilds(self) -> None:
         """Hourly: forget guilds the bot left longer ago than their retention period."""

@@ -18,9 +18,18 @@ from typing import TypeVar
 import discord
 from discord.http import HTTPClient, handle_message_parameters
 
+from bot.discord_side.limits import (
+    EMBED_DESCRIPTION,
+    EMBED_TITLE,
+    EMBED_TOTAL,
+    FOOTER,
+    add_field,
+    case_marker,
+    cut,
+)
 from bot.discord_side.mentions import NO_MENTIONS
 from bot.domain.lifecycle import Action
-from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
+from bot.domain.ports import BulkBanResult, DiscordFailure, Membership, ModLogEntry, SentDm
 from bot.domain.reasons import NO_REASON
 
 log = logging.getLogger(__name__)
@@ -44,22 +53,26 @@ def dm_status(delivered: bool | None) -> str:
 
 
 def modlog_embed(entry: ModLogEntry) -> discord.Embed:
-    """The mod-log post for one case."""
+    """The mod-log post for one case, within Discord's embed limits: a reason too long
+    for its field (none is, at 1,000 characters) ends with where to read it in full."""
     case = entry.case
     embed = discord.Embed(
-        title=f"Case #{case.number} · {case.type.value}",
+        title=cut(f"Case #{case.number} · {case.type.value}", EMBED_TITLE),
         colour=CASE_COLOURS[case.type],
         timestamp=case.created_at,
     )
-    embed.add_field(name="Member", value=f"{entry.target_name} (`{case.target_id}`)")
-    embed.add_field(name="Moderator", value=f"{entry.moderator_name} (`{case.moderator_id}`)")
-    embed.add_field(name="Reason", value=case.reason or NO_REASON, inline=False)
+    add_field(embed, "Member", f"{entry.target_name} (`{case.target_id}`)")
+    add_field(embed, "Moderator", f"{entry.moderator_name} (`{case.moderator_id}`)")
+    add_field(
+        embed, "Reason", case.reason or NO_REASON, inline=False, marker=case_marker(case.number)
+    )
     if case.expires_at is not None:
         stamp = int(case.expires_at.timestamp())
-        embed.add_field(name="Expires", value=f"<t:{stamp}:F> (<t:{stamp}:R>)")
-    embed.add_field(name="DM", value=dm_status(entry.dm_delivered))
+        add_field(embed, "Expires", f"<t:{stamp}:F> (<t:{stamp}:R>)")
+    add_field(embed, "DM", dm_status(entry.dm_delivered))
     if entry.note:
-        embed.set_footer(text=entry.note)
+        room = min(FOOTER, EMBED_TOTAL - len(embed))
+        embed.set_footer(text=cut(entry.note, room))
     return embed
 
 
@@ -88,20 +101,66 @@ class RestActions:
     async def close(self) -> None:
         await self._http.close()
 
-    async def send_dm(self, user_id: int, text: str) -> bool:
+    async def send_dm(self, user_id: int, text: str) -> SentDm | None:
         try:
             channel_id = self._dm_channels.get(user_id)
             if channel_id is None:
                 channel_id = int((await self._http.start_private_message(user_id))["id"])
                 self._dm_channels[user_id] = channel_id
             params = handle_message_parameters(content=text, allowed_mentions=NO_MENTIONS)
-            await self._http.send_message(channel_id, params=params)
+            message = await self._http.send_message(channel_id, params=params)
         except (discord.Forbidden, discord.NotFound):
-            return False
+            return None
         except discord.HTTPException as error:
             log.warning("DM to %s failed: %s", user_id, error)
+            return None
+        return SentDm(channel_id, int(message["id"]))
+
+    async def delete_dm(self, sent: SentDm) -> bool:
+        try:
+            await self._http.delete_message(sent.channel_id, sent.message_id)
+        except discord.NotFound:
+            return True  # already gone
+        except discord.HTTPException as error:
+            log.warning("could not delete DM %s: %s", sent.message_id, error)
             return False
         return True
+
+    async def find_dm(self, user_id: int, marker: str) -> SentDm | None:
+        try:
+            channel_id = self._dm_channels.get(user_id)
+            if channel_id is None:
+                channel_id = int((await self._http.start_private_message(user_id))["id"])
+                self._dm_channels[user_id] = channel_id
+            messages = await self._http.logs_from(channel_id, 50)
+        except discord.HTTPException:
+            return None
+        for message in messages:
+            if message["author"].get("bot") and marker in message.get("content", ""):
+                return SentDm(channel_id, int(message["id"]))
+        return None
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        try:
+            await self._http.get_ban(user_id, guild_id)
+        except discord.NotFound:
+            return False
+        except discord.HTTPException as error:
+            raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
+        return True
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership | None:
+        try:
+            member = await self._http.get_member(guild_id, user_id)
+        except discord.NotFound:
+            return None
+        except discord.HTTPException as error:
+            raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
+        until = member.get("communication_disabled_until")
+        return Membership(
+            timed_out_until=datetime.fromisoformat(until) if until else None,
+            role_ids=frozenset(int(r) for r in member.get("roles", [])),
+        )
 
     async def ban(
         self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
@@ -153,7 +212,9 @@ class RestActions:
         )
 
     async def post_alert(self, channel_id: int, text: str) -> bool:
-        embed = discord.Embed(title="Alert", description=text, colour=discord.Colour.red())
+        embed = discord.Embed(
+            title="Alert", description=cut(text, EMBED_DESCRIPTION), colour=discord.Colour.red()
+        )
         return await self._post(channel_id, embed)
 
     async def post_modlog(self, channel_id: int, entry: ModLogEntry) -> bool:
@@ -176,7 +237,19 @@ class Offline:
     def _refuse(self) -> DiscordFailure:
         return DiscordFailure(0, 0, "this process is not connected to Discord")
 
-    async def send_dm(self, user_id: int, text: str) -> bool:
+    async def send_dm(self, user_id: int, text: str) -> SentDm | None:
+        raise self._refuse()
+
+    async def delete_dm(self, sent: SentDm) -> bool:
+        raise self._refuse()
+
+    async def find_dm(self, user_id: int, marker: str) -> SentDm | None:
+        raise self._refuse()
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        raise self._refuse()
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership | None:
         raise self._refuse()
 
     async def ban(

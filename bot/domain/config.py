@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bot.domain.errors import LockdownError
+from bot.domain.lifecycle import KINDS
 
-#: Actions whose member can be sent a DM, each switchable with `/config dm-notify`.
-DM_ACTIONS = ("ban", "kick", "mute", "warn")
+#: The `/config dm-notify` switches: one per kind of action members are told about.
+DM_ACTIONS = tuple(dict.fromkeys(k.dm_setting for k in KINDS.values() if k.dm_setting))
 
 #: Optional behaviour guilds may switch off with `/feature disable`.
 FEATURES: dict[str, str] = {

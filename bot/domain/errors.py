@@ -46,3 +46,13 @@ class PolicyExists(LockdownError):
         super().__init__(f"there is already a policy at {threshold} warnings")
         self.guild_id = guild_id
         self.threshold = threshold
+
+
+class DatabaseUnavailable(LockdownError):
+    """The database cannot be reached (down, refusing connections, locked for too long)."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "The database is unavailable right now, so nothing was done; try again in a moment."
+        )
+        self.detail = detail

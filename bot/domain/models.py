@@ -24,6 +24,8 @@ class NewCase:
     audit_log_entry_id: int | None = None
     related_number: int | None = None
     renew_at: datetime | None = None
+    dm_channel_id: int | None = None
+    dm_message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class Case:
     revoked_by: int | None
     revoke_reason: str | None
     renew_at: datetime | None
+    dm_channel_id: int | None
+    dm_message_id: int | None
 
     @property
     def active(self) -> bool:

@@ -36,6 +36,22 @@ class ModLogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class SentDm:
+    """Where a DM landed, so it can be taken back if the action then fails."""
+
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """What Discord says about a member now (for settling what a crash left open)."""
+
+    timed_out_until: datetime | None
+    role_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class BulkBanResult:
     banned: list[int]
     failed: list[int]
@@ -44,8 +60,22 @@ class BulkBanResult:
 class DiscordActions(Protocol):
     """The Discord actions moderation performs."""
 
-    async def send_dm(self, user_id: int, text: str) -> bool:
-        """Send a direct message; False if the user does not accept it."""
+    async def send_dm(self, user_id: int, text: str) -> SentDm | None:
+        """Send a direct message; None if the user does not accept it."""
+        ...
+
+    async def delete_dm(self, sent: SentDm) -> bool:
+        """Delete a DM the bot sent; False if it could not."""
+        ...
+
+    async def find_dm(self, user_id: int, marker: str) -> SentDm | None:
+        """The bot's recent DM to the user that contains `marker`, if any."""
+        ...
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership | None:
+        """The member's standing now; None if they are not in the guild."""
         ...
 
     async def ban(

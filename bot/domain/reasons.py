@@ -12,17 +12,35 @@ NO_REASON = "no reason given"
 
 
 _MODERATOR_PREFIX = re.compile(r"^.*? \((\d+)\): ", re.DOTALL)
+#: Control characters (C0, DEL, C1) but newline and tab, and lone surrogates: what no
+#: backend or driver stores faithfully (PostgreSQL refuses NUL; drivers refuse surrogates).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class InvalidReason(LockdownError):
     pass
 
 
+class UnstorableText(LockdownError):
+    """Free text with a character that cannot be stored; the message names it."""
+
+
+def check_storable(text: str, what: str = "That text") -> str:
+    """Refuse text the database could not keep exactly, before anything happens."""
+    found = _UNSTORABLE.search(text)
+    if found is not None:
+        raise UnstorableText(
+            f"{what} contains an invisible control character (U+{ord(found[0]):04X}) "
+            "that can't be stored; remove it and try again."
+        )
+    return text
+
+
 def clean_reason(reason: str | None) -> str | None:
     """A reason as stored: stripped, `None` when empty, refused past 1,000 characters."""
     if reason is None or not reason.strip():
         return None
-    reason = reason.strip()
+    reason = check_storable(reason.strip(), "The reason")
     if len(reason) > MAX_REASON:
         raise InvalidReason(
             f"That reason is {len(reason):,} characters long; the most is {MAX_REASON:,}."

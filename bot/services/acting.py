@@ -9,25 +9,29 @@ the escalation ladder and (later) automod all come through here.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.config import GuildConfig
 from bot.domain.durations import format_duration
-from bot.domain.errors import LockdownError
+from bot.domain.errors import DatabaseUnavailable, LockdownError
 from bot.domain.hierarchy import Scene, preflight
-from bot.domain.lifecycle import Action
+from bot.domain.lifecycle import Action, CaseState
 from bot.domain.models import Case, NewCase
-from bot.domain.ports import Clock, DiscordActions, DiscordFailure
+from bot.domain.ports import Clock, DiscordActions, DiscordFailure, SentDm
 from bot.domain.reasons import NO_REASON, audit_reason, clean_reason
 from bot.infra.events import CaseCreated, EventBus
 from bot.infra.limits import RateLimiter
 from bot.services import enforcement
 from bot.services.config import ConfigService
+from bot.services.locks import MemberLocks
 from bot.services.modlog import ModLog
 from bot.services.names import NameBook
-from bot.services.recording import record_case
+from bot.services.recording import confirm_case
 from db.engine import Database
+
+log = logging.getLogger(__name__)
 
 #: The most messages a ban may delete, in seconds (7 days).
 MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
@@ -35,6 +39,10 @@ MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
 
 class ActionFailed(LockdownError):
     """Discord did not carry the action out; nothing was recorded."""
+
+
+class RecordedLater(LockdownError):
+    """Discord carried the action out but the database could not confirm it yet."""
 
 
 class TooManyActions(LockdownError):
@@ -82,8 +90,10 @@ class ActingService:
         events: EventBus,
         modlog: ModLog,
         names: NameBook,
+        locks: MemberLocks,
     ) -> None:
         self._database = database
+        self._locks = locks
         self._discord = discord
         self._config = config
         self._clock = clock
@@ -94,8 +104,13 @@ class ActingService:
         self._names = names
 
     async def act(self, request: ActionRequest) -> Outcome:
-        """Carry out one action end to end; raises a `LockdownError` with a clear message."""
-        kind = request.action.kind
+        """Carry out one action end to end; raises a `LockdownError` with a clear message.
+
+        The case is recorded as pending before anything is sent to Discord (a
+        database that cannot take it refuses the command before anything
+        happens), then confirmed, or marked failed if Discord refused. Actions
+        on one member run one at a time.
+        """
         reason = clean_reason(request.reason)
         config = await self._config.get(request.guild_id)
         preflight(request.action, request.scene, config.moderator_role_ids)
@@ -106,51 +121,65 @@ class ActingService:
         await self._check_pace(request, config)
         self._names.remember(request.scene.actor.id, request.actor_name)
         self._names.remember(request.scene.target_id, request.target_name)
+        async with self._locks.hold(request.guild_id, request.scene.target_id):
+            return await self._act_alone(request, config, reason)
+
+    async def _act_alone(
+        self, request: ActionRequest, config: GuildConfig, reason: str | None
+    ) -> Outcome:
+        kind = request.action.kind
         now = self._clock.now()
         duration = request.duration
         if request.action is Action.WARN and config.warn_expiry_seconds:
             duration = timedelta(seconds=config.warn_expiry_seconds)
         expires_at = now + duration if duration else None
+        intent = await self._record_intent(request, reason, now, expires_at)
 
         notify = (
             kind.dm_setting is not None
             and config.dm_on(kind.dm_setting)
             and request.scene.target is not None  # only members can be reached
         )
-        dm_delivered: bool | None = None
+        sent: SentDm | None = None
         if notify and kind.dm_first:
-            dm_delivered = await self._notify(request, reason, expires_at, config.appeal_text)
-
-        await self._apply(request, config, reason, now, expires_at)
-
+            sent = await self._notify(request, intent, config.appeal_text)
+        try:
+            await self._apply(request, config, reason, now, expires_at)
+        except DiscordFailure as failure:
+            await self._fail(intent, sent)
+            raise ActionFailed(explain(request.action, failure)) from None
         if notify and not kind.dm_first:
-            dm_delivered = await self._notify(request, reason, expires_at, None)
+            sent = await self._notify(request, intent, None)
 
-        new = NewCase(
-            type=request.action,
-            target_id=request.scene.target_id,
-            moderator_id=request.scene.actor.id,
-            created_at=now,
-            reason=reason,
-            expires_at=expires_at,
-            state=kind.confirmed_state,
-            dm_delivered=dm_delivered,
-            related_number=request.related_number,
-            renew_at=(
-                enforcement.first_renewal(config, expires_at, now)
-                if request.action is Action.MUTE
-                else None
-            ),
-        )
-        recorded = await record_case(
-            self._database,
-            request.guild_id,
-            new,
-            revoked_by=request.scene.actor.id,
-            revoke_reason=f"superseded by a {request.action.value}",
-        )
-        assert recorded is not None  # only a named `ending` can find nothing to end
-        case = recorded.case
+        dm_delivered = None if not notify else sent is not None
+        try:
+            recorded = await confirm_case(
+                self._database,
+                intent,
+                revoked_by=request.scene.actor.id,
+                revoke_reason=f"superseded by a {request.action.value}",
+                at=now,
+                dm_delivered=dm_delivered,
+                dm_channel_id=sent.channel_id if sent else None,
+                dm_message_id=sent.message_id if sent else None,
+                renew_at=(
+                    enforcement.first_renewal(config, expires_at, now)
+                    if request.action is Action.MUTE
+                    else None
+                ),
+            )
+        except DatabaseUnavailable:
+            raise RecordedLater(
+                f"{kind.past_tense} {request.target_name} on Discord, but the database is "
+                f"unavailable, so case #{intent.number} is still pending; it will be "
+                "confirmed when the database is back."
+            ) from None
+        if recorded is None:  # settled meanwhile by reconciliation: read what it decided
+            async with self._database.autocommit() as uow:
+                case = await uow.cases.require(request.guild_id, intent.number)
+            replaced = None
+        else:
+            case, replaced = recorded.case, recorded.ended
         await self._events.publish(CaseCreated.of(case))
         posted = await self._modlog.post(
             case,
@@ -159,8 +188,51 @@ class ActingService:
             moderator_name=request.actor_name,
         )
         return Outcome(
-            case=case, dm_delivered=dm_delivered, replaced=recorded.ended, modlog_posted=posted
+            case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
         )
+
+    async def _record_intent(
+        self,
+        request: ActionRequest,
+        reason: str | None,
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> Case:
+        """The durable record made before any Discord call: a pending case."""
+        intent = NewCase(
+            type=request.action,
+            target_id=request.scene.target_id,
+            moderator_id=request.scene.actor.id,
+            created_at=now,
+            reason=reason,
+            expires_at=expires_at,
+            state=CaseState.PENDING,
+            related_number=request.related_number,
+        )
+        async with self._database.autocommit() as uow:
+            return await uow.cases.create(request.guild_id, intent)
+
+    async def _fail(self, intent: Case, sent: SentDm | None) -> None:
+        """Discord refused: the case is kept as failed, and a DM that already told the
+        member is taken back (or, if it cannot be deleted, corrected)."""
+        try:
+            async with self._database.autocommit() as uow:
+                await uow.cases.settle(
+                    intent.guild_id,
+                    intent.number,
+                    CaseState.FAILED,
+                    dm_channel_id=sent.channel_id if sent else None,
+                    dm_message_id=sent.message_id if sent else None,
+                )
+        except DatabaseUnavailable:
+            log.warning(
+                "case #%s in guild %s failed on Discord but stays pending until "
+                "reconciliation: the database is unavailable",
+                intent.number,
+                intent.guild_id,
+            )
+        if sent is not None:
+            await enforcement.take_back_dm(self._discord, intent, sent)
 
     async def _check_pace(self, request: ActionRequest, config: GuildConfig) -> None:
         """Anti-nuke: refuse a moderator's ban or kick beyond the guild's limit.
@@ -210,54 +282,51 @@ class ActingService:
         now: datetime,
         expires: datetime | None,
     ) -> None:
+        """Carry the action out on Discord; raises `DiscordFailure` if Discord refused."""
         audit = audit_reason(request.actor_name, request.scene.actor.id, reason)
         guild, target = request.guild_id, request.scene.target_id
-        try:
-            match request.action:
-                case Action.BAN:
-                    await self._discord.ban(
-                        guild,
-                        target,
-                        reason=audit,
-                        delete_message_seconds=request.delete_message_seconds,
-                    )
-                case Action.SOFTBAN:
-                    await self._discord.ban(
-                        guild,
-                        target,
-                        reason=audit,
-                        delete_message_seconds=request.delete_message_seconds or 86_400,
-                    )
-                    await self._discord.unban(guild, target, reason=audit)
-                case Action.UNBAN:
-                    await self._discord.unban(guild, target, reason=audit)
-                case Action.KICK:
-                    await self._discord.kick(guild, target, reason=audit)
-                case Action.MUTE:
-                    assert expires is not None
-                    await enforcement.impose_mute(
-                        self._discord, config, guild, target,
-                        expires_at=expires, now=now, reason=audit,
-                    )  # fmt: skip
-                case Action.UNMUTE:
-                    await enforcement.lift_mute(self._discord, config, guild, target, reason=audit)
-                case Action.WARN | Action.NOTE | Action.PARDON:
-                    pass
-        except DiscordFailure as failure:
-            raise ActionFailed(explain(request.action, failure)) from None
+        match request.action:
+            case Action.BAN:
+                await self._discord.ban(
+                    guild,
+                    target,
+                    reason=audit,
+                    delete_message_seconds=request.delete_message_seconds,
+                )
+            case Action.SOFTBAN:
+                await self._discord.ban(
+                    guild,
+                    target,
+                    reason=audit,
+                    delete_message_seconds=request.delete_message_seconds or 86_400,
+                )
+                await self._discord.unban(guild, target, reason=audit)
+            case Action.UNBAN:
+                await self._discord.unban(guild, target, reason=audit)
+            case Action.KICK:
+                await self._discord.kick(guild, target, reason=audit)
+            case Action.MUTE:
+                assert expires is not None
+                await enforcement.impose_mute(
+                    self._discord, config, guild, target,
+                    expires_at=expires, now=now, reason=audit,
+                )  # fmt: skip
+            case Action.UNMUTE:
+                await enforcement.lift_mute(self._discord, config, guild, target, reason=audit)
+            case Action.WARN | Action.NOTE | Action.PARDON:
+                pass
 
     async def _notify(
-        self,
-        request: ActionRequest,
-        reason: str | None,
-        expires_at: datetime | None,
-        appeal: str | None,
-    ) -> bool:
-        text = dm_text(request.action, request.guild_name, reason, expires_at, appeal)
+        self, request: ActionRequest, intent: Case, appeal: str | None
+    ) -> SentDm | None:
+        text = dm_text(
+            request.action, request.guild_name, intent.reason, intent.expires_at, appeal,
+            number=intent.number,
+        )  # fmt: skip
         try:
             return await self._discord.send_dm(request.scene.target_id, text)
         except DiscordFailure:
-            return False  # a closed DM never blocks the action
+            return None  # a closed DM never blocks the action
 
 
 def dm_text(
@@ -266,9 +335,15 @@ def dm_text(
     reason: str | None,
     expires_at: datetime | None,
     appeal: str | None,
+    *,
+    number: int,
 ) -> str:
-    """The message a member receives about an action taken on them."""
-    lines = [f"You have been {action.kind.dm_phrase} **{guild_name}**."]
+    """The message a member receives about an action taken on them.
+
+    It names the case, so a DM whose id was never stored (a crash right after
+    sending it) can still be found in the DM channel by its case number.
+    """
+    lines = [f"You have been {action.kind.dm_phrase} **{guild_name}** (case #{number})."]
     lines.append(f"Reason: {reason or NO_REASON}")
     if expires_at is not None and action is not Action.WARN:
         lines.append(f"Until: <t:{int(expires_at.timestamp())}:F>")

@@ -21,6 +21,7 @@ from bot.services.names import NameBook
 from bot.services.pardon import PardonService
 from bot.services.policies import PolicyService
 from bot.services.reconcile import ReconcileService
+from bot.services.settling import IntentSettler
 from bot.services.status import StatusService
 from bot.services.throttle import CommandThrottle
 from bot.services.timers import TimerService
@@ -44,3 +45,4 @@ class Services:
     commands: CommandSyncState
     names: NameBook
     status: StatusService
+    settling: IntentSettler

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from bot.domain.config import GuildConfig
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case
-from bot.domain.ports import DiscordActions, DiscordFailure
+from bot.domain.ports import DiscordActions, DiscordFailure, SentDm
 
 #: Discord rejects a timeout of 28 days or more; stay clear of clock drift.
 MAX_TIMEOUT = timedelta(days=28) - timedelta(hours=1)
@@ -76,3 +76,19 @@ async def lift(discord: DiscordActions, config: GuildConfig, case: Case, *, reas
     except DiscordFailure as failure:
         if failure.status != 404:
             raise
+
+
+async def take_back_dm(discord: DiscordActions, case: Case, sent: SentDm | None) -> None:
+    """A DM announced an action that did not happen: delete it, or, if it cannot be
+    deleted, tell the member to ignore it. Without its ids (a crash came before they
+    were stored) it is found by the case number its text carries."""
+    if sent is None and case.dm_channel_id and case.dm_message_id:
+        sent = SentDm(case.dm_channel_id, case.dm_message_id)
+    if sent is None:
+        sent = await discord.find_dm(case.target_id, f"(case #{case.number})")
+    if sent is not None and not await discord.delete_dm(sent):
+        await discord.send_dm(
+            case.target_id,
+            f"Correction: the {case.type.value} in case #{case.number} did not go "
+            "through; please ignore the previous message.",
+        )

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import AlreadyActive, DuplicateAuditEntry
-from bot.domain.lifecycle import Action, DiscordEntry, possible_sources, recorded_from_discord
+from bot.domain.lifecycle import (
+    Action,
+    CaseState,
+    DiscordEntry,
+    possible_sources,
+    recorded_from_discord,
+)
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import (
@@ -39,7 +45,7 @@ from bot.services import enforcement
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
 from bot.services.names import NameBook
-from bot.services.recording import record_case
+from bot.services.recording import confirm_case, record_case
 from db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -157,7 +163,16 @@ class ReconcileService:
             if case is not None:
                 with contextlib.suppress(DuplicateAuditEntry):  # linked by another process
                     await uow.cases.link_audit_entry(record.guild_id, case.number, record.entry_id)
-                return None
+        if case is not None:
+            if case.state is CaseState.PENDING:  # the entry proves Discord applied it
+                await confirm_case(
+                    self._database,
+                    case,
+                    revoked_by=case.moderator_id,
+                    revoke_reason=f"superseded by a {case.type.value}",
+                    at=self._clock.now(),
+                )
+            return None
         reason = reason_from_audit_reason(record.reason)
         log.warning(
             "recording a %s in guild %s that was applied but never recorded",

@@ -11,10 +11,16 @@ case log's fast path, with no transaction around it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
+from bot.domain.lifecycle import Action
 from bot.domain.models import Case, NewCase
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
+
+
+class _NotPending(Exception):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,28 +66,75 @@ async def end_and_record(
 ) -> Recorded | None:
     """`record_case` inside a transaction the caller holds (a mass ban records many)."""
     assert uow.transactional, "ending and recording must commit together"
-    lifted = new.type.kind.lifted
-    revoked_at = None if revoked_by is None else new.created_at
-    ended: Case | None = None
-    if ending is not None:
-        ended = await uow.cases.close(
-            guild_id,
-            ending,
-            revoked_by=revoked_by,
-            revoked_at=revoked_at,
-            revoke_reason=revoke_reason,
-        )
-        if ended is None:
-            return None
-    elif lifted is not None:
-        ended = await uow.cases.close_active(
-            guild_id,
-            new.target_id,
-            lifted,
-            revoked_by=revoked_by,
-            revoked_at=revoked_at,
-            revoke_reason=revoke_reason,
-        )
+    ended = await _end(
+        uow, guild_id, new.type, new.target_id, new.created_at,
+        revoked_by=revoked_by, revoke_reason=revoke_reason, ending=ending,
+    )  # fmt: skip
+    if ended is None and ending is not None:
+        return None
     if ended is not None and new.related_number is None:
         new = replace(new, related_number=ended.number)
     return Recorded(await uow.cases.create(guild_id, new), ended)
+
+
+async def confirm_case(
+    database: Database,
+    pending: Case,
+    *,
+    revoked_by: int,
+    revoke_reason: str | None,
+    at: datetime,
+    **values: object,
+) -> Recorded | None:
+    """Discord carried a pending case's action out: end what it ends or replaces and
+    put the case in force (or close it), in one transaction. None if the case was
+    no longer pending (reconciliation settled it meanwhile)."""
+    if pending.type.kind.lifted is None:  # nothing to end: one statement, no transaction
+        async with database.autocommit() as uow:
+            case = await uow.cases.settle(
+                pending.guild_id, pending.number, pending.type.kind.confirmed_state, **values
+            )
+        return None if case is None else Recorded(case, None)
+    try:
+        async with database.transaction() as uow:
+            ended = await _end(
+                uow, pending.guild_id, pending.type, pending.target_id, at,
+                revoked_by=revoked_by, revoke_reason=revoke_reason, ending=None,
+            )  # fmt: skip
+            if ended is not None and pending.related_number is None:
+                values["related_number"] = ended.number
+            case = await uow.cases.settle(
+                pending.guild_id, pending.number, pending.type.kind.confirmed_state, **values
+            )
+            if case is None:
+                raise _NotPending  # roll the ending back too
+    except _NotPending:
+        return None
+    return Recorded(case, ended)
+
+
+async def _end(
+    uow: UnitOfWork,
+    guild_id: int,
+    action: Action,
+    target_id: int,
+    at: datetime,
+    *,
+    revoked_by: int | None,
+    revoke_reason: str | None,
+    ending: int | None,
+) -> Case | None:
+    """End case `ending`, or else the member's case in force of the kind `action` lifts."""
+    revoked_at = None if revoked_by is None else at
+    if ending is not None:
+        return await uow.cases.close(
+            guild_id, ending,
+            revoked_by=revoked_by, revoked_at=revoked_at, revoke_reason=revoke_reason,
+        )  # fmt: skip
+    lifted = action.kind.lifted
+    if lifted is None:
+        return None
+    return await uow.cases.close_active(
+        guild_id, target_id, lifted,
+        revoked_by=revoked_by, revoked_at=revoked_at, revoke_reason=revoke_reason,
+    )  # fmt: skip

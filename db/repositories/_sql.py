@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
 import asyncpg
 from sqlalchemy import Column, Dialect, Executable, Result, Table
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +17,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
-from bot.domain.errors import GuildNotFound
+from bot.domain.errors import DatabaseUnavailable, GuildNotFound, LockdownError
 
 #: Integrity errors as SQLAlchemy wraps them and as the drivers raise them.
 INTEGRITY_ERRORS = (
@@ -83,6 +85,62 @@ def is_foreign_key_error(error: Exception) -> bool:
     return "foreign key" in str(getattr(error, "orig", error)).lower()
 
 
+#: What SQLite says when it cannot serve a statement (as opposed to a bug like
+#: "no such column", which must stay a traceback).
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    sqlalchemy_exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be used right now (not a bug, not a
+    refused value): the error itself, or what SQLAlchemy or the driver wrapped."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, sqlalchemy_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, _CONNECTION_ERRORS):
+            return True
+        if isinstance(current, sqlite3.OperationalError):
+            message = str(current).lower()
+            if any(marker in message for marker in _SQLITE_UNAVAILABLE):
+                return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
+
+
+@contextmanager
+def outages_as_domain_errors() -> Iterator[None]:
+    """Turn "the database cannot be used" into `DatabaseUnavailable`, which callers
+    and the command tree answer with a clear message; anything else passes through."""
+    try:
+        yield
+    except LockdownError:
+        raise
+    except Exception as error:
+        if database_unavailable(error):
+            raise DatabaseUnavailable(str(error).splitlines()[0] if str(error) else "") from error
+        raise
+
+
 Processor = Callable[[Any], Any] | None
 
 #: Errors after which a driver connection cannot be trusted again.
@@ -130,6 +188,10 @@ class DriverStatement:
         for name, process in zip(self._names, self._bind, strict=True):
             value = params[name]
             values.append(value if process is None or value is None else process(value))
+        with outages_as_domain_errors():
+            return await self._fetch_one(engine, values)
+
+    async def _fetch_one(self, engine: AsyncEngine, values: list[Any]) -> dict[str, Any] | None:
         pooled = await engine.raw_connection()
         try:
             driver: Any = pooled.driver_connection

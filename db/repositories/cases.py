@@ -277,16 +277,27 @@ class CaseRepository(Repository):
     async def set_dm_delivered(self, guild_id: int, number: int, delivered: bool) -> Case:
         return await self._update(guild_id, number, dm_delivered=delivered)
 
-    async def settle(self, guild_id: int, number: int, state: CaseState) -> Case | None:
-        """Move a pending case to where Discord's answer puts it (confirmed or failed);
+    async def settle(
+        self, guild_id: int, number: int, state: CaseState, **values: object
+    ) -> Case | None:
+        """Move a pending case to where Discord's answer puts it (confirmed or failed),
+        with what was learnt on the way (`values`: the DM, the case it replaced);
         None if it was not pending (settled already, by another path)."""
         if state not in TRANSITIONS[CaseState.PENDING]:
             raise ValueError(f"a pending case cannot become {state}")
         return await self._one(
             update(cases)
             .where(cases.c.guild_id == guild_id, cases.c.number == number, _PENDING)
-            .values(state=state.value)
+            .values(state=state.value, **values)
             .returning(*_CASE_COLUMNS)
+        )
+
+    async def pending(self, guild_id: int, *, before: datetime) -> list[Case]:
+        """Cases still waiting for Discord's answer, recorded before `before`, oldest first."""
+        return await self._many(
+            select(*_CASE_COLUMNS)
+            .where(cases.c.guild_id == guild_id, _PENDING, cases.c.created_at < before)
+            .order_by(cases.c.number)
         )
 
     async def close(

@@ -59,7 +59,26 @@ def renewal_query(scope: ShardScope) -> Select[tuple[int, int, str, datetime]]:
     ).where(and_(IN_FORCE, cases.c.renew_at.is_not(None)), _owned(scope))
 
 
+@dataclass(frozen=True, slots=True)
+class Intent:
+    guild_id: int
+    number: int
+
+
 class TimerQueue(Repository):
+    async def stale_intents(
+        self, scope: ShardScope, *, before: datetime, limit: int = 100
+    ) -> list[Intent]:
+        """Cases left pending since before `before` in the owned guilds, oldest first."""
+        rows = await self._execute(
+            select(cases.c.guild_id, cases.c.number)
+            .where(cases.c.state == literal_column("'pending'"), cases.c.created_at < before)
+            .where(_owned(scope))
+            .order_by(cases.c.created_at)
+            .limit(limit)
+        )
+        return [Intent(r.guild_id, r.number) for r in rows]
+
     async def upcoming(self, scope: ShardScope, *, limit: int = 1) -> list[Timer]:
         """The earliest timers of the owned guilds, due or not, soonest first."""
         return await self._first([expiry_query(scope), renewal_query(scope)], limit)

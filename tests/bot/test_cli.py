@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -157,3 +158,15 @@ async def test_data_export_and_purge(empty_url: str, tmp_path: Path) -> None:
 
 async def arun(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(run, args, cwd, **env)
+
+
+def test_a_database_from_a_newer_lockdown_says_so(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'newer.db'}"
+    migrate.upgrade(url)
+    with sqlite3.connect(tmp_path / "newer.db") as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '0099'")
+    result = run([*LOCKDOWN, "run"], tmp_path, DATABASE_URL=url, DISCORD_TOKEN="t" * 30)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("lockdown: the database was migrated by a newer Lockdown (revision 0099")
+    assert "run `lockdown db upgrade`" not in last

@@ -116,6 +116,20 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.close(g, a["n"], revoked_by=9, revoked_at=NOW),
         st.fixed_dictionaries({"n": NUMBERS}),
     ),
+    "cases.pending": (
+        lambda u, g, a: u.cases.pending(g, before=NOW + timedelta(days=1)),
+        st.just({}),
+    ),
+    "locks.take": (
+        lambda u, g, a: u.locks.take(
+            g, a["target"], owner="test", now=NOW, until=NOW + timedelta(minutes=1)
+        ),
+        st.fixed_dictionaries({"target": TARGETS}),
+    ),
+    "locks.release": (
+        lambda u, g, a: u.locks.release(g, a["target"], owner="test"),
+        st.fixed_dictionaries({"target": TARGETS}),
+    ),
     "cases.settle": (
         lambda u, g, a: u.cases.settle(g, a["n"], a["state"]),
         st.fixed_dictionaries(
@@ -266,6 +280,10 @@ async def seed(database: Database, guild_id: int) -> None:
                 ),
             )
             await uow.members.record_join(guild_id, target, now=NOW)
+        # Expired leases held by the same owner name, so a take or release that
+        # forgot the guild would touch them.
+        await uow.locks.take(guild_id, 1001, owner="test", now=NOW, until=NOW)
+        await uow.locks.take(guild_id, 1002, owner="test", now=NOW, until=NOW)
         await uow.settings.set(guild_id, "modlog_channel", 5, actor_id=8, now=NOW)
         await uow.features.set(guild_id, "dm_notify", True, actor_id=8, now=NOW)
         await uow.policies.add(

@@ -41,7 +41,7 @@ def a_case(server: StandardGuild, target: int) -> Case:
         moderator_id=server.moderator.id, created_at=now, reason="spam",
         expires_at=now + timedelta(days=1), state=CaseState.ACTIVE, dm_delivered=True,
         audit_log_entry_id=None, related_number=None, revoked_at=None, revoked_by=None,
-        revoke_reason=None, renew_at=None,
+        revoke_reason=None, renew_at=None, dm_channel_id=None, dm_message_id=None,
     )  # fmt: skip
 
 
@@ -51,7 +51,8 @@ async def test_actions_reach_discord_without_a_gateway_connection(
     server = emulator.world.build_standard_guild()
     member, stranger = server.members[0], server.members[1]
 
-    assert await rest.send_dm(member.id, "You have been warned in **Test**.")
+    sent = await rest.send_dm(member.id, "You have been warned in **Test**.")
+    assert sent is not None
     await rest.ban(server.guild.id, member.id, reason="mod (1): spam", delete_message_seconds=0)
     await rest.timeout(
         server.guild.id, stranger.id, until=datetime.now(UTC) + timedelta(hours=1), reason="r"
@@ -72,6 +73,8 @@ async def test_actions_reach_discord_without_a_gateway_connection(
     assert result.banned == [server.members[2].id]
     assert result.failed == []
 
+    assert await rest.delete_dm(sent)
+    assert emulator.dms_to(member) == []  # taken back
     await rest.unban(server.guild.id, member.id, reason="mod (1): appeal accepted")
     assert member.id not in emulator.bans(server.guild)
     assert emulator.sessions == []  # REST alone: no gateway session was ever opened

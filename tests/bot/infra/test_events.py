@@ -39,6 +39,7 @@ def a_case(expires_at: datetime | None) -> Case:
         created_at=datetime(2026, 12, 1, tzinfo=UTC), reason=None, expires_at=expires_at,
         state=CaseState.ACTIVE, dm_delivered=None, audit_log_entry_id=None, related_number=None,
         revoked_at=None, revoked_by=None, revoke_reason=None, renew_at=None,
+        dm_channel_id=None, dm_message_id=None,
     )  # fmt: skip
 
 

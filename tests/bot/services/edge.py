@@ -6,12 +6,13 @@ fails the ones a test asks it to. Everything behind it is real.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.domain.hierarchy import Participant, Permission, Scene
 from bot.domain.lifecycle import Action
-from bot.domain.ports import BulkBanResult, DiscordFailure, ModLogEntry
+from bot.domain.ports import BulkBanResult, DiscordFailure, Membership, ModLogEntry, SentDm
 from bot.services.acting import ActionRequest
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -34,31 +35,66 @@ class RecordingGateway:
     failures: dict[str, DiscordFailure] = field(default_factory=dict)
     dm_open: bool = True
     modlog: list[ModLogEntry] = field(default_factory=list)
+    dm_texts: list[tuple[int, str]] = field(default_factory=list)
+    #: What Discord shows now, for settling what a crash left pending.
+    banned: set[int] = field(default_factory=set)
+    members: dict[int, Membership] = field(default_factory=dict)
+    #: Run before a Discord action answers (a test's way in: make it slow, break the database).
+    during: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+
+    async def _act(self, name: str, *args: object) -> None:
+        self.calls.append((name, *args))
+        if name in self.during:
+            await self.during[name]()
+        if name in self.failures:
+            raise self.failures[name]
 
     def _call(self, name: str, *args: object) -> None:
         self.calls.append((name, *args))
         if name in self.failures:
             raise self.failures[name]
 
-    async def send_dm(self, user_id: int, text: str) -> bool:
+    async def send_dm(self, user_id: int, text: str) -> SentDm | None:
         self.calls.append(("dm", user_id, text))
-        return self.dm_open
+        if not self.dm_open:
+            return None
+        self.dm_texts.append((user_id, text))
+        return SentDm(900_000 + user_id % 1000, len(self.dm_texts))
+
+    async def find_dm(self, user_id: int, marker: str) -> SentDm | None:
+        self._call("find_dm", user_id, marker)
+        for number, (user, text) in enumerate(self.dm_texts, start=1):
+            if user == user_id and marker in text:
+                return SentDm(900_000 + user_id % 1000, number)
+        return None
+
+    async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        self._call("is_banned", user_id)
+        return user_id in self.banned
+
+    async def membership(self, guild_id: int, user_id: int) -> Membership | None:
+        self._call("membership", user_id)
+        return self.members.get(user_id)
+
+    async def delete_dm(self, sent: SentDm) -> bool:
+        self._call("delete_dm", sent.message_id)
+        return True
 
     async def ban(
         self, guild_id: int, user_id: int, *, reason: str, delete_message_seconds: int
     ) -> None:
-        self._call("ban", user_id, reason, delete_message_seconds)
+        await self._act("ban", user_id, reason, delete_message_seconds)
 
     async def unban(self, guild_id: int, user_id: int, *, reason: str) -> None:
-        self._call("unban", user_id, reason)
+        await self._act("unban", user_id, reason)
 
     async def kick(self, guild_id: int, user_id: int, *, reason: str) -> None:
-        self._call("kick", user_id, reason)
+        await self._act("kick", user_id, reason)
 
     async def timeout(
         self, guild_id: int, user_id: int, *, until: datetime | None, reason: str
     ) -> None:
-        self._call("timeout", user_id, until, reason)
+        await self._act("timeout", user_id, until, reason)
 
     async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
         self._call("add_role", user_id, role_id)
