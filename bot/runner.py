@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 import discord
 import yarl
@@ -34,6 +35,8 @@ def point_at_discord(settings: Settings) -> None:
 
 def run(settings: Settings) -> int:
     """Run the bot until it is stopped; the process's exit code."""
+    # Until the event loop takes signals over, a SIGTERM has nothing to clean up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     token = settings.token()
     configure_logging(settings)
     migrate.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP = timedelta(hours=1)
 SETTLE_SWEEP = timedelta(minutes=1)
+#: The most each step of shutdown waits, so a SIGTERM stops the bot in seconds.
+SHUTDOWN_GRACE = 2.0
 #: Every cog takes the one `Services` object.
 COGS = (
     Bans,
@@ -146,19 +148,24 @@ class LockdownBot(commands.AutoShardedBot):
         await self.services.data.left(guild.id)
 
     async def close(self) -> None:
-        """Let an in-flight timer finish recording what it did on Discord, then stop.
+        """Stop within a few seconds, whatever is going on.
 
-        Other background work (the hourly retention sweep) holds nothing half-done
-        and is cancelled at once.
+        An in-flight timer gets a short grace to record what it did on Discord;
+        anything cut short is safe to cut: timers run again at the next start,
+        and an action interrupted between its intent and its confirmation is
+        settled from what Discord shows by the next sweep.
         """
         self.services.timers.stop()
         if self._timer_task is not None and not self._timer_task.done():
-            await asyncio.wait({self._timer_task}, timeout=10)
+            await asyncio.wait({self._timer_task}, timeout=SHUTDOWN_GRACE)
         for task in self._background:
             task.cancel()
         await super().close()
-        await self.services.names.flush()
-        await self.shared.close()
+        for closing in (self.services.names.flush, self.shared.close):
+            try:
+                await asyncio.wait_for(closing(), SHUTDOWN_GRACE)
+            except TimeoutError:
+                log.warning("gave up waiting on shutdown work after %ss", SHUTDOWN_GRACE)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait for this shard's identify bucket to be free in every process.

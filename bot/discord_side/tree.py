@@ -57,6 +57,11 @@ class LockdownTree(app_commands.CommandTree["LockdownBot"]):
         self, interaction: discord.Interaction[LockdownBot], error: app_commands.AppCommandError
     ) -> None:
         cause = getattr(error, "original", None) or error.__cause__ or error
+        if interaction.client.is_closed():
+            # Stopping: the connection went away under the command. Its intent, if it
+            # recorded one, is settled from what Discord shows at the next start.
+            log.info("command /%s interrupted by shutdown", _name(interaction))
+            return
         if not isinstance(cause, Throttled):
             await self._refund_cooldown(interaction)  # a refused command did nothing
         if isinstance(cause, LockdownError):
@@ -77,3 +82,7 @@ class LockdownTree(app_commands.CommandTree["LockdownBot"]):
             await send(message, ephemeral=True, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.warning("could not tell %s about an error: %s", interaction.user, message)
+
+
+def _name(interaction: discord.Interaction[LockdownBot]) -> str:
+    return interaction.command.qualified_name if interaction.command else "?"
