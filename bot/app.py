@@ -101,6 +101,7 @@ def build_services(
             shared.cooldowns,
             limit=settings.command_limit,
             window=settings.command_window_seconds,
+            on_burst=acting.report_burst,
         ),
         commands=CommandSyncState(database, clock),
         names=names,

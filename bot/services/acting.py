@@ -234,6 +234,26 @@ class ActingService:
         if sent is not None:
             await enforcement.take_back_dm(self._discord, intent, sent)
 
+    async def report_burst(self, guild_id: int, user_id: int, command: str) -> None:
+        """Alert the moderators and keep it in the change log: someone ran /`command`
+        faster than the command pace allows."""
+        await self._modlog.alert(
+            guild_id,
+            f"Anti-nuke: {await self._names.name(user_id)} (`{user_id}`) is running "
+            f"/{command} faster than the command pace allows; it was refused.",
+        )
+        async with self._database.autocommit() as uow:
+            await uow.changes.add(
+                guild_id,
+                actor_id=user_id,
+                action="antinuke.burst",
+                entity="command",
+                entity_id=command,
+                before=None,
+                after={"refused": "command pace"},
+                now=self._clock.now(),
+            )
+
     async def _check_pace(self, request: ActionRequest, config: GuildConfig) -> None:
         """Anti-nuke: refuse a moderator's ban or kick beyond the guild's limit.
 

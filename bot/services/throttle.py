@@ -10,10 +10,12 @@ what the first one started.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.domain.durations import format_duration
 from bot.domain.errors import LockdownError
+from bot.domain.lifecycle import KINDS
 from bot.infra.limits import Cooldowns, RateLimiter
 
 
@@ -29,14 +31,29 @@ def _wait(seconds: float) -> str:
     return format_duration(timedelta(seconds=max(1, math.ceil(seconds))))
 
 
+#: Commands that ban or kick: refusing them for pace is the anti-nuke signal too.
+PACED_COMMANDS = frozenset(
+    {kind.action.value for kind in KINDS.values() if kind.paced} | {"massban"}
+)
+
+BurstAlert = Callable[[int, int, str], Awaitable[None]]
+
+
 class CommandThrottle:
     def __init__(
-        self, limiter: RateLimiter, cooldowns: Cooldowns, *, limit: int, window: float
+        self,
+        limiter: RateLimiter,
+        cooldowns: Cooldowns,
+        *,
+        limit: int,
+        window: float,
+        on_burst: BurstAlert | None = None,
     ) -> None:
         self._limiter = limiter
         self._cooldowns = cooldowns
         self._limit = limit
         self._window = window
+        self._on_burst = on_burst
 
     async def admit(
         self, *, user_id: int, guild_id: int, command: str, cooldown: float | None = None
@@ -46,6 +63,7 @@ class CommandThrottle:
             f"commands:{user_id}", limit=self._limit, window=self._window
         )
         if not verdict.allowed:
+            await self._report_burst(user_id, guild_id, command)
             raise Throttled(
                 f"You are using commands too fast; try again in {_wait(verdict.retry_after)}."
             )
@@ -56,6 +74,14 @@ class CommandThrottle:
                     f"`/{command}` is cooling down for you in this server; "
                     f"try again in {_wait(left)}."
                 )
+
+    async def _report_burst(self, user_id: int, guild_id: int, command: str) -> None:
+        """A moderator banning or kicking faster than the pace allows is the signal the
+        anti-nuke limit watches for: alert once per window, however many are refused."""
+        if self._on_burst is None or command not in PACED_COMMANDS:
+            return
+        if await self._cooldowns.start(f"burst-alert:{guild_id}:{user_id}", self._window) == 0:
+            await self._on_burst(guild_id, user_id, command)
 
     async def refund(self, *, user_id: int, guild_id: int, command: str) -> None:
         """The command was refused (bad input, a failed check): its cooldown must not

@@ -18,10 +18,11 @@ from bot.domain.ports import DiscordFailure
 from bot.domain.reasons import UnstorableText
 from bot.services.acting import ActionFailed, RecordedLater
 from bot.services.container import Services
+from bot.services.throttle import Throttled
 from db import migrate
 from db.engine import Database
 from tests.bot.services.conftest import build
-from tests.bot.services.edge import MEMBER, FixedClock, RecordingGateway, request
+from tests.bot.services.edge import MEMBER, NOW, FixedClock, RecordingGateway, request
 
 
 async def all_cases(database: Database, guild_id: int) -> list[tuple[int, Action, CaseState]]:
@@ -162,3 +163,20 @@ async def test_actions_on_one_member_run_one_at_a_time(
         leases = (await uow.execute(text("SELECT COUNT(*) FROM member_locks"))).scalar_one()
     assert (ban is not None) == (last == "ban")  # what Discord did last is what is recorded
     assert leases == 0
+
+
+async def test_a_moderator_banning_faster_than_the_pace_is_an_anti_nuke_alert(
+    services: Services, database: Database, gateway: RecordingGateway, guild_id: int
+) -> None:
+    async with database.autocommit() as uow:
+        await uow.settings.set(guild_id, "modlog_channel_id", 555, actor_id=1, now=NOW)
+    await services.config.refresh(guild_id)
+    for _ in range(10):  # the default pace is 10 commands per 10 s
+        await services.throttle.admit(user_id=MEMBER, guild_id=guild_id, command="ban")
+    with pytest.raises(Throttled):
+        await services.throttle.admit(user_id=MEMBER, guild_id=guild_id, command="ban")
+    [alert] = [call for call in gateway.calls if call[0] == "alert"]
+    assert "faster than the command pace allows" in str(alert[2])
+    async with database.autocommit() as uow:
+        [entry] = await uow.changes.recent(guild_id, limit=1)
+    assert (entry.action, entry.actor_id, entry.entity_id) == ("antinuke.burst", MEMBER, "ban")

@@ -37,3 +37,28 @@ async def test_a_cooldown_belongs_to_one_command_user_and_guild(throttle: Comman
         await throttle.admit(user_id=10, guild_id=1, command="massban", cooldown=30)
     await throttle.admit(user_id=10, guild_id=2, command="massban", cooldown=30)
     await throttle.admit(user_id=20, guild_id=1, command="massban", cooldown=30)
+
+
+async def test_bans_refused_for_pace_alert_once_per_window() -> None:
+    alerts: list[tuple[int, int, str]] = []
+
+    async def alert(guild_id: int, user_id: int, command: str) -> None:
+        alerts.append((guild_id, user_id, command))
+
+    throttle = CommandThrottle(
+        MemoryRateLimiter(), MemoryCooldowns(), limit=2, window=60, on_burst=alert
+    )
+    for _ in range(2):
+        await throttle.admit(user_id=10, guild_id=1, command="ban")
+    for command in ("ban", "kick", "ban", "warn"):
+        with pytest.raises(Throttled):
+            await throttle.admit(user_id=10, guild_id=1, command=command)
+    assert alerts == [(1, 10, "ban")]  # one alert, not one per refused command
+
+    other = CommandThrottle(
+        MemoryRateLimiter(), MemoryCooldowns(), limit=1, window=60, on_burst=alert
+    )
+    await other.admit(user_id=11, guild_id=1, command="warn")
+    with pytest.raises(Throttled):
+        await other.admit(user_id=11, guild_id=1, command="history")
+    assert len(alerts) == 1  # reading fast is not the anti-nuke signal
