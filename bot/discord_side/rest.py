@@ -149,6 +149,15 @@ class RestActions:
             raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
         return True
 
+    async def user_exists(self, user_id: int) -> bool:
+        try:
+            await self._http.get_user(user_id)
+        except discord.NotFound:
+            return False
+        except discord.HTTPException as error:
+            raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
+        return True
+
     async def membership(self, guild_id: int, user_id: int) -> Membership | None:
         try:
             member = await self._http.get_member(guild_id, user_id)
@@ -247,6 +256,9 @@ class Offline:
         raise self._refuse()
 
     async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        raise self._refuse()
+
+    async def user_exists(self, user_id: int) -> bool:
         raise self._refuse()
 
     async def membership(self, guild_id: int, user_id: int) -> Membership | None:

@@ -74,6 +74,10 @@ class DiscordActions(Protocol):
 
     async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
 
+    async def user_exists(self, user_id: int) -> bool:
+        """Whether Discord knows this user id at all."""
+        ...
+
     async def membership(self, guild_id: int, user_id: int) -> Membership | None:
         """The member's standing now; None if they are not in the guild."""
         ...

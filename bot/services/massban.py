@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.domain.hierarchy import Participant, Refused, Scene, preflight
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case, NewCase
-from bot.domain.ports import Clock, DiscordActions, DiscordFailure
+from bot.domain.ports import BulkBanResult, Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import audit_reason, clean_reason
 from bot.infra.events import CaseCreated, EventBus
 from bot.services.acting import MAX_DELETE_MESSAGE_SECONDS, ActionFailed, explain
@@ -19,6 +19,10 @@ from db.engine import Database
 
 #: Discord's bulk-ban endpoint takes at most this many users per request.
 BULK_BAN_CHUNK = 200
+#: Discord's error code when a bulk ban banned nobody (each user failed).
+FAILED_TO_BAN_USERS = 500000
+#: How many failed users a mass ban asks Discord about, one request each.
+DIAGNOSED = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,11 @@ class MassBanService:
                     delete_message_seconds=request.delete_message_seconds,
                 )
             except DiscordFailure as failure:
-                failed.update(dict.fromkeys(chunk, explain(Action.BAN, failure)))
-                continue
-            failed.update(dict.fromkeys(result.failed, "Discord did not ban them"))
+                if failure.code != FAILED_TO_BAN_USERS:
+                    failed.update(dict.fromkeys(chunk, explain(Action.BAN, failure)))
+                    continue
+                result = BulkBanResult(banned=[], failed=chunk)  # every one of them refused
+            failed.update(await self._why_not_banned(request.guild_id, result.failed))
             recorded = await self._record_bans(request, result.banned, reason)
             for case in recorded:
                 await self._events.publish(CaseCreated.of(case))
@@ -107,6 +113,25 @@ class MassBanService:
             note = f"mass ban: {len(banned)} users, cases #{first.number} to #{last.number}"
             await self._modlog.post(first, note=note, moderator_name=request.actor_name)
         return MassBanOutcome(banned=banned, failed=failed)
+
+    async def _why_not_banned(self, guild_id: int, user_ids: list[int]) -> dict[int, str]:
+        """Discord's bulk ban says only which users failed: ask why, per id, for the
+        first few (each costs a request); the rest get the general answer."""
+        reasons: dict[int, str] = {}
+        for index, user_id in enumerate(user_ids):
+            reason = "Discord did not ban them"
+            if index < DIAGNOSED:
+                try:
+                    if not await self._discord.user_exists(user_id):
+                        reason = "Discord knows no user with this id"
+                    elif await self._discord.is_banned(guild_id, user_id):
+                        reason = "already banned"
+                    else:
+                        reason = "Discord refused: they may be above my highest role"
+                except DiscordFailure:
+                    pass
+            reasons[user_id] = reason
+        return reasons
 
     async def _record_bans(
         self, request: MassBanRequest, user_ids: list[int], reason: str | None

@@ -38,6 +38,7 @@ class RecordingGateway:
     dm_texts: list[tuple[int, str]] = field(default_factory=list)
     #: What Discord shows now, for settling what a crash left pending.
     banned: set[int] = field(default_factory=set)
+    unknown_users: set[int] = field(default_factory=set)
     members: dict[int, Membership] = field(default_factory=dict)
     #: Run before a Discord action answers (a test's way in: make it slow, break the database).
     during: dict[str, Callable[[], Awaitable[None]]] = field(default_factory=dict)
@@ -71,6 +72,10 @@ class RecordingGateway:
     async def is_banned(self, guild_id: int, user_id: int) -> bool:
         self._call("is_banned", user_id)
         return user_id in self.banned
+
+    async def user_exists(self, user_id: int) -> bool:
+        self._call("user_exists", user_id)
+        return user_id not in self.unknown_users
 
     async def membership(self, guild_id: int, user_id: int) -> Membership | None:
         self._call("membership", user_id)
