@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain.ports import Clock, DiscordActions
 from bot.domain.shards import ShardScope
@@ -55,6 +56,7 @@ def build_services(
     config = ConfigService(database, shared.config_cache, clock)
     names = NameBook(database, clock)
     modlog = ModLog(config, discord, names)
+    locks = MemberLocks(database, clock)
     acting = ActingService(
         database,
         discord,
@@ -64,7 +66,7 @@ def build_services(
         events=shared.bus,
         modlog=modlog,
         names=names,
-        locks=MemberLocks(database, clock),
+        locks=locks,
     )
     escalation = EscalationService(database, config, acting, modlog)
     timers = TimerService(
@@ -107,7 +109,15 @@ def build_services(
         names=names,
         status=StatusService(shared, scope),
         settling=IntentSettler(
-            database, discord, config, clock, scope=scope, events=shared.bus, modlog=modlog
+            database,
+            discord,
+            config,
+            clock,
+            scope=scope,
+            events=shared.bus,
+            modlog=modlog,
+            locks=locks,
+            stale_after=timedelta(seconds=settings.pending_settle_seconds),
         ),
     )
 

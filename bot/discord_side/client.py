@@ -133,7 +133,8 @@ class LockdownBot(commands.AutoShardedBot):
                 await self.services.settling.settle_stale()
             except Exception:
                 log.exception("settling pending cases failed; trying again in a minute")
-            await asyncio.sleep(SETTLE_SWEEP.total_seconds())
+            stale_after = self.services.settling.stale_after
+            await asyncio.sleep(min(SETTLE_SWEEP, stale_after / 2).total_seconds())
 
     async def _purge_departed_guilds(self) -> None:
         """Hourly: forget guilds the bot left longer ago than their retention period."""

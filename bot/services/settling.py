@@ -22,7 +22,7 @@ from bot.domain.shards import ShardScope
 from bot.infra.events import CaseCreated, EventBus
 from bot.services import enforcement
 from bot.services.config import ConfigService
-from bot.services.locks import LEASE
+from bot.services.locks import LEASE, MemberBusy, MemberLocks
 from bot.services.modlog import ModLog
 from bot.services.recording import confirm_case
 from db.engine import Database
@@ -45,7 +45,11 @@ class IntentSettler:
         scope: Callable[[], ShardScope],
         events: EventBus,
         modlog: ModLog,
+        locks: MemberLocks,
+        stale_after: timedelta = STALE_AFTER,
     ) -> None:
+        self.stale_after = stale_after
+        self._locks = locks
         self._database = database
         self._discord = discord
         self._config = config
@@ -57,14 +61,21 @@ class IntentSettler:
     async def settle_stale(self) -> int:
         """Settle every stale pending case of the owned guilds; how many were settled."""
         settled = 0
-        before = self._clock.now() - STALE_AFTER
+        before = self._clock.now() - self.stale_after
         async with self._database.autocommit() as uow:
             stale = await uow.timers.stale_intents(self._scope(), before=before, limit=BATCH)
         for intent in stale:
             async with self._database.autocommit() as uow:
                 case = await uow.cases.get(intent.guild_id, intent.number)
-            if case is not None and case.state is CaseState.PENDING:
-                settled += await self.settle(case)
+            if case is None or case.state is not CaseState.PENDING:
+                continue
+            try:
+                # An action on this member still running holds the lease: wait for it,
+                # so what Discord shows is final when it is read.
+                async with self._locks.hold(case.guild_id, case.target_id):
+                    settled += await self.settle(case)
+            except MemberBusy:
+                continue  # tried again at the next sweep
         return settled
 
     async def settle(self, case: Case) -> bool:
