@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import discord
@@ -15,6 +16,9 @@ from cogs._render import fit_lines
 
 #: Longest escalation failure line: Discord's own error text can be long.
 FAILURE_LINE = 300
+
+
+log = logging.getLogger(__name__)
 
 
 def confirmation(action: Action, target: discord.abc.Snowflake, outcome: Outcome) -> str:
@@ -70,5 +74,28 @@ async def run_action(
             delete_message_seconds=delete_message_seconds,
         )
     )
-    await reply(interaction, confirmation(action, target, outcome), ephemeral=True)
+    await confirm(interaction, action, target, outcome)
     return outcome
+
+
+async def confirm(
+    interaction: discord.Interaction,
+    action: Action,
+    target: discord.abc.Snowflake,
+    outcome: Outcome,
+) -> None:
+    """Tell the moderator what was done. The action is done and recorded whatever
+    happens here, so a failed reply never becomes "something went wrong": a short
+    confirmation is tried once more, and then the failure is only logged (the mod
+    log and `/case show` have the case)."""
+    number = outcome.case.number
+    for text in (
+        confirmation(action, target, outcome),
+        f"{action.kind.past_tense} {name_of(target)} · case #{number}.",
+    ):
+        try:
+            await reply(interaction, text, ephemeral=True)
+        except discord.HTTPException as error:
+            log.warning("case #%s is done, but telling the moderator failed: %s", number, error)
+        else:
+            return
