@@ -41,6 +41,10 @@ class ActionFailed(LockdownError):
     """Discord did not carry the action out; nothing was recorded."""
 
 
+class AlreadyDone(LockdownError):
+    """The action would change nothing; the message names the case in force."""
+
+
 class RecordedLater(LockdownError):
     """Discord carried the action out but the database could not confirm it yet."""
 
@@ -133,6 +137,7 @@ class ActingService:
         if request.action is Action.WARN and config.warn_expiry_seconds:
             duration = timedelta(seconds=config.warn_expiry_seconds)
         expires_at = now + duration if duration else None
+        await self._refuse_if_redundant(request, expires_at)
         intent = await self._record_intent(request, reason, now, expires_at)
 
         notify = (
@@ -190,6 +195,19 @@ class ActingService:
         return Outcome(
             case=case, dm_delivered=dm_delivered, replaced=replaced, modlog_posted=posted
         )
+
+    async def _refuse_if_redundant(
+        self, request: ActionRequest, expires_at: datetime | None
+    ) -> None:
+        """A permanent ban of someone already banned for good changes nothing: say so,
+        with the case, instead of recording it again. (A ban with a different end
+        replaces the one in force.)"""
+        if request.action is not Action.BAN or expires_at is not None:
+            return
+        async with self._database.autocommit() as uow:
+            current = await uow.cases.active(request.guild_id, request.scene.target_id, Action.BAN)
+        if current is not None and current.expires_at is None:
+            raise AlreadyDone(f"{request.target_name} is already banned (case #{current.number}).")
 
     async def _record_intent(
         self,

@@ -16,7 +16,7 @@ from bot.domain.errors import DatabaseUnavailable
 from bot.domain.lifecycle import Action, CaseState
 from bot.domain.ports import DiscordFailure
 from bot.domain.reasons import UnstorableText
-from bot.services.acting import ActionFailed, RecordedLater
+from bot.services.acting import ActionFailed, AlreadyDone, RecordedLater
 from bot.services.container import Services
 from bot.services.throttle import Throttled
 from db import migrate
@@ -180,3 +180,18 @@ async def test_a_moderator_banning_faster_than_the_pace_is_an_anti_nuke_alert(
     async with database.autocommit() as uow:
         [entry] = await uow.changes.recent(guild_id, limit=1)
     assert (entry.action, entry.actor_id, entry.entity_id) == ("antinuke.burst", MEMBER, "ban")
+
+
+async def test_banning_someone_banned_for_good_says_so_and_changes_nothing(
+    services: Services, database: Database, gateway: RecordingGateway, guild_id: int
+) -> None:
+    first = await services.moderation.act(request(guild_id, Action.BAN))
+    gateway.calls.clear()
+    with pytest.raises(
+        AlreadyDone, match=rf"member is already banned \(case #{first.case.number}\)"
+    ):
+        await services.moderation.act(request(guild_id, Action.BAN))
+    assert gateway.calls == []
+    assert await all_cases(database, guild_id) == [
+        (first.case.number, Action.BAN, CaseState.ACTIVE)
+    ]
