@@ -36,6 +36,8 @@ async def test_bans_and_unbans_of_one_member_at_once_end_in_agreement(
     emulator: DiscordEmulator, server: StandardGuild, bot_database: Database, members: Members
 ) -> None:
     target = members.take()
+    emulator.rate_limits.enable()  # as Discord: nothing may be sent early into a 429
+    emulator.rate_limits.override("bans", limit=5, per=1.0)
     for _ in range(3):
         handles = await asyncio.gather(
             *(
@@ -59,3 +61,6 @@ async def test_bans_and_unbans_of_one_member_at_once_end_in_agreement(
             (c.number, c.type, c.state) for c in cases
         ]
         assert all(c.state is not CaseState.PENDING for c in cases)
+    assert emulator.rate_limits.hits == []
+    emulator.rate_limits.restore_defaults()
+    emulator.rate_limits.disable()
