@@ -83,7 +83,7 @@ def build_services(
             database, discord, config, clock, events=shared.bus, modlog=modlog, names=names
         ),
         pardons=PardonService(database, discord, config, clock, modlog=modlog, names=names),
-        cases=CaseService(database, clock),
+        cases=CaseService(database, config, clock),
         policies=PolicyService(database, clock),
         changes=ChangeLogService(database),
         timers=timers,

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 
 import discord
+from discord import app_commands
 
 from bot.discord_side.limits import CONTENT, cut, one_line
 from bot.discord_side.mentions import NO_MENTIONS
-from bot.domain.hierarchy import Participant, Scene
+from bot.domain.access import Participant
+from bot.domain.hierarchy import Scene
 from bot.domain.lifecycle import CaseState
 from bot.domain.models import Case
+from bot.domain.permissions import Permission
 from bot.domain.reasons import NO_REASON
 from cogs._render import Reply
 
 log = logging.getLogger(__name__)
+
+#: Numbers the database stores (a case number or policy id is a 32-bit integer);
+#: Discord would send integers up to 2**53, which PostgreSQL refuses.
+CaseNumber = app_commands.Range[int, 1, 2**31 - 1]
 
 #: How much of a reason a list line shows; `/case show` has the rest.
 LIST_REASON = 80
@@ -29,6 +36,28 @@ def participant(member: discord.Member) -> Participant:
     )
 
 
+def actor(interaction: discord.Interaction) -> Participant:
+    """The person behind an interaction (a command or a click), as the rules see them.
+
+    Their permissions are those Discord resolved for them in the interaction's
+    channel (`interaction.permissions`): what Discord itself would let them do
+    there. The server owner holds everything, as Discord says too.
+    """
+    user = interaction.user
+    permissions = interaction.permissions.value
+    guild = interaction.guild
+    if guild is not None and guild.owner_id == user.id:
+        permissions |= Permission.ADMINISTRATOR
+    if not isinstance(user, discord.Member):  # outside a guild: no roles, no rank
+        return Participant(id=user.id, top_role_position=0, permissions=permissions)
+    return Participant(
+        id=user.id,
+        top_role_position=user.top_role.position,
+        permissions=permissions,
+        role_ids=frozenset(role.id for role in user.roles),
+    )
+
+
 def scene(interaction: discord.Interaction, target: discord.abc.Snowflake) -> Scene:
     """Everyone involved; a target who is not a member has no roles to compare."""
     guild = interaction.guild
@@ -37,7 +66,7 @@ def scene(interaction: discord.Interaction, target: discord.abc.Snowflake) -> Sc
     member = target if isinstance(target, discord.Member) else guild.get_member(target.id)
     return Scene(
         owner_id=guild.owner_id or 0,
-        actor=participant(interaction.user),
+        actor=actor(interaction),
         bot=participant(guild.me),
         target_id=target.id,
         target=participant(member) if member is not None else None,

@@ -15,7 +15,7 @@ from bot.domain.targets import parse_user_ids
 from bot.services.container import Services
 from bot.services.massban import MassBanOutcome, MassBanRequest
 from cogs._actions import run_action
-from cogs._adapters import participant
+from cogs._adapters import actor, participant
 from cogs._render import Reply, TextFile, fit_lines
 
 DELETE_MESSAGES = [
@@ -158,7 +158,7 @@ class Bans(commands.Cog):
             guild_id=guild.id,
             guild_name=guild.name,
             owner_id=guild.owner_id or 0,
-            actor=participant(interaction.user),
+            actor=actor(interaction),
             actor_name=str(interaction.user),
             bot=participant(guild.me),
             targets={
@@ -168,6 +168,7 @@ class Bans(commands.Cog):
             reason=reason,
             delete_message_seconds=delete_messages,
         )
+        await self.services.massban.check(request)  # before asking anyone to confirm
         await interaction.response.send_message(
             f"Ban **{len(ids)}** users? This cannot be undone in one step.",
             view=MassBanConfirmation(self.services, request),

@@ -8,10 +8,12 @@ from discord.ext import commands
 
 from bot.discord_side.limits import CONTENT, ELLIPSIS, FIELD_VALUE, add_field, cut
 from bot.discord_side.mentions import NO_MENTIONS
+from bot.domain.access import Participant
+from bot.domain.errors import LockdownError
 from bot.domain.models import Case
 from bot.domain.reasons import NO_REASON
 from bot.services.container import Services
-from cogs._adapters import describe, name_of, reply
+from cogs._adapters import CaseNumber, actor, describe, name_of, reply
 from cogs._render import Reply, TextFile
 
 PAGE_SIZE = 10
@@ -87,9 +89,14 @@ class HistoryPages(discord.ui.View):
         self.services, self.guild_id, self.user = services, guild_id, user
         self.starts: list[int | None] = [None]  # the `before` cursor of each page seen
 
-    async def render(self) -> str:
+    async def render(self, asker: Participant) -> str:
+        """The page shown to `asker`, whose access is checked again on every click."""
         page, total = await self.services.cases.history(
-            self.guild_id, self.user.id, limit=PAGE_SIZE, before=self.starts[-1]
+            self.guild_id,
+            self.user.id,
+            actor=asker,
+            limit=PAGE_SIZE,
+            before=self.starts[-1],
         )
         self.newer.disabled = len(self.starts) == 1
         self.older.disabled = len(page) < PAGE_SIZE or page[-1].number == 1
@@ -108,14 +115,34 @@ class HistoryPages(discord.ui.View):
         self, interaction: discord.Interaction, _: discord.ui.Button[HistoryPages]
     ) -> None:
         self.starts.pop()
-        await interaction.response.edit_message(content=await self.render(), view=self)
+        await interaction.response.edit_message(
+            content=await self.render(actor(interaction)), view=self
+        )
 
     @discord.ui.button(label="Older", style=discord.ButtonStyle.secondary)
     async def older(
         self, interaction: discord.Interaction, _: discord.ui.Button[HistoryPages]
     ) -> None:
         self.starts.append(self._last)
-        await interaction.response.edit_message(content=await self.render(), view=self)
+        await interaction.response.edit_message(
+            content=await self.render(actor(interaction)), view=self
+        )
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction,
+        error: Exception,
+        item: discord.ui.Item[HistoryPages],
+    ) -> None:
+        """A refusal (the clicker may no longer read cases) replaces the page."""
+        if not isinstance(error, LockdownError):
+            await super().on_error(interaction, error, item)
+            error = LockdownError("Something went wrong on my side; the error was logged.")
+        self.stop()
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=cut(str(error), CONTENT), view=None)
+        else:
+            await interaction.response.edit_message(content=cut(str(error), CONTENT), view=None)
 
 
 class Cases(commands.Cog):
@@ -131,11 +158,11 @@ class Cases(commands.Cog):
 
     @case.command(name="show", description="Show one case")
     @app_commands.describe(number="Case number")
-    async def show(
-        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
-    ) -> None:
+    async def show(self, interaction: discord.Interaction, number: CaseNumber) -> None:
         assert interaction.guild is not None
-        case = await self.services.cases.case(interaction.guild.id, number)
+        case = await self.services.cases.case(
+            interaction.guild.id, number, actor=actor(interaction)
+        )
         await reply(interaction, case_details(case), ephemeral=True)
 
     @case.command(name="reason", description="Change a case's reason (the old one is audited)")
@@ -143,12 +170,12 @@ class Cases(commands.Cog):
     async def reason(
         self,
         interaction: discord.Interaction,
-        number: app_commands.Range[int, 1],
+        number: CaseNumber,
         new_reason: str,
     ) -> None:
         assert interaction.guild is not None
         case = await self.services.cases.edit_reason(
-            interaction.guild.id, number, new_reason, actor_id=interaction.user.id
+            interaction.guild.id, number, new_reason, actor=actor(interaction)
         )
         await reply(interaction, f"Updated the reason of case #{case.number}.", ephemeral=True)
 
@@ -160,5 +187,8 @@ class Cases(commands.Cog):
         assert interaction.guild is not None
         view = HistoryPages(self.services, interaction.guild.id, user)
         await interaction.response.send_message(
-            await view.render(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+            await view.render(actor(interaction)),
+            view=view,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )

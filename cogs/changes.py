@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.discord_side.limits import cut
 from bot.domain.models import Change
 from bot.services.container import Services
-from cogs._adapters import reply
+from cogs._adapters import actor, reply
 from cogs._render import Reply, paged, paginate
 
 #: How much of a before or after value a line shows.
@@ -62,5 +62,7 @@ class ChangeLog(commands.Cog):
         self, interaction: discord.Interaction, limit: app_commands.Range[int, 1, 25] = 10
     ) -> None:
         assert interaction.guild is not None
-        entries = await self.services.changes.recent(interaction.guild.id, limit)
+        entries = await self.services.changes.recent(
+            interaction.guild.id, limit, actor=actor(interaction)
+        )
         await reply(interaction, recent_changes(entries), ephemeral=True)

@@ -14,7 +14,7 @@ from bot.domain.config import DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import LockdownError
 from bot.services.container import Services
-from cogs._adapters import reply
+from cogs._adapters import actor, reply
 from cogs._render import Reply, TextFile, fit_lines
 
 MAX_APPEAL = 500
@@ -26,6 +26,13 @@ class ConfigRefused(LockdownError):
 
 
 ROLES_FILE = "moderator-roles.txt"
+
+#: How a moderator role without the commands' permissions gets to see them.
+SHOW_COMMANDS = (
+    "Discord shows these commands only to members with the matching permission. "
+    "To let a moderator role without it use them, open Server Settings → Integrations → "
+    "Lockdown, choose the command, and add the role (or allow it for all commands)."
+)
 
 
 def describe_config(config: GuildConfig, role_names: Mapping[int, str] | None = None) -> Reply:
@@ -112,20 +119,26 @@ class Configuration(commands.Cog):
     )
 
     async def _set(self, interaction: discord.Interaction, key: str, value: object) -> None:
-        await self.services.config.set(
-            _guild(interaction).id, key, value, actor_id=interaction.user.id
+        await self.services.config.set(_guild(interaction).id, key, value, actor=actor(interaction))
+
+    async def _authorize(self, interaction: discord.Interaction, key: str) -> None:
+        """For commands that check their input first: a refusal comes before anything
+        about the input (every write checks again in the service)."""
+        await self.services.config.authorize(
+            _guild(interaction).id, actor(interaction), entity_id=key
         )
 
     @config.command(name="show", description="Show this server's whole configuration")
     async def show(self, interaction: discord.Interaction) -> None:
         guild = _guild(interaction)
-        config = await self.services.config.get(guild.id)
+        config = await self.services.config.read(guild.id, actor=actor(interaction))
         names = {role.id: role.name for role in guild.roles}
         await reply(interaction, describe_config(config, names), ephemeral=True)
 
     @config.command(name="modlog", description="Where every case is announced")
     @app_commands.describe(channel="A text channel I can post embeds in")
     async def modlog(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        await self._authorize(interaction, "modlog_channel_id")
         me = _guild(interaction).me
         permissions = channel.permissions_for(me)
         missing = [
@@ -157,6 +170,7 @@ class Configuration(commands.Cog):
     @config.command(name="appeal", description="Text added to ban and kick DMs")
     @app_commands.describe(text="How to appeal, e.g. a form link")
     async def appeal(self, interaction: discord.Interaction, text: str) -> None:
+        await self._authorize(interaction, "appeal_text")
         text = text.strip()
         if not text or len(text) > MAX_APPEAL:
             raise ConfigRefused(f"The appeal text must be 1 to {MAX_APPEAL} characters.")
@@ -166,6 +180,7 @@ class Configuration(commands.Cog):
     @config.command(name="mute-role", description="A role for mutes, if you prefer roles")
     @app_commands.describe(role="A role below my highest role")
     async def mute_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        await self._authorize(interaction, "mute_role_id")
         me = _guild(interaction).me
         if role.is_default() or role.managed:
             raise ConfigRefused(f"{role.mention} can't be given to members.")
@@ -181,16 +196,23 @@ class Configuration(commands.Cog):
     async def moderator_role_add(
         self, interaction: discord.Interaction, role: discord.Role
     ) -> None:
+        await self._authorize(interaction, "moderator_role_ids")
         roles = (await self.services.config.get(_guild(interaction).id)).moderator_role_ids
         if role.id in roles:
             raise ConfigRefused(f"{role.mention} is already a moderator role.")
         await self._set(interaction, "moderator_role_ids", [*roles, role.id])
-        await reply(interaction, f"{role.mention} is now a moderator role.", ephemeral=True)
+        await reply(
+            interaction,
+            f"{role.mention} is now a moderator role: its members may use Lockdown's "
+            f"moderation and case commands. {SHOW_COMMANDS}",
+            ephemeral=True,
+        )
 
     @moderator_role.command(name="remove", description="Stop a role from moderating")
     async def moderator_role_remove(
         self, interaction: discord.Interaction, role: discord.Role
     ) -> None:
+        await self._authorize(interaction, "moderator_role_ids")
         roles = (await self.services.config.get(_guild(interaction).id)).moderator_role_ids
         if role.id not in roles:
             raise ConfigRefused(f"{role.mention} is not a moderator role.")
@@ -200,6 +222,7 @@ class Configuration(commands.Cog):
     @config.command(name="warn-expiry", description="How long warnings count (or 'off')")
     @app_commands.describe(duration="Like 30d or 12w; 'off' to keep warnings counting forever")
     async def warn_expiry(self, interaction: discord.Interaction, duration: str) -> None:
+        await self._authorize(interaction, "warn_expiry_seconds")
         if duration.strip().lower() == "off":
             await self._set(interaction, "warn_expiry_seconds", None)
             await reply(interaction, "Warnings now count until pardoned.", ephemeral=True)
@@ -222,6 +245,7 @@ class Configuration(commands.Cog):
         actions: app_commands.Range[int, 1, 1000],
         window: str,
     ) -> None:
+        await self._authorize(interaction, "antinuke_actions")
         seconds = int(parse_duration(window).total_seconds())
         await self._set(interaction, "antinuke_actions", actions)
         await self._set(interaction, "antinuke_window_seconds", seconds)
@@ -236,17 +260,17 @@ class Configuration(commands.Cog):
     @app_commands.describe(key="The setting to reset; leave empty to reset everything")
     @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in SETTING_KEYS])
     async def reset(self, interaction: discord.Interaction, key: str | None = None) -> None:
-        guild_id, actor = _guild(interaction).id, interaction.user.id
+        guild_id, person = _guild(interaction).id, actor(interaction)
         if key is None:
-            await self.services.config.reset(guild_id, actor_id=actor)
+            await self.services.config.reset(guild_id, actor=person)
             await reply(interaction, "Every setting is back to its default.", ephemeral=True)
         else:
-            await self.services.config.reset(guild_id, key, actor_id=actor)
+            await self.services.config.reset(guild_id, key, actor=person)
             await reply(interaction, f"`{key}` is back to its default.", ephemeral=True)
 
     @feature.command(name="list", description="Optional behaviour and whether it is on")
     async def feature_list(self, interaction: discord.Interaction) -> None:
-        config = await self.services.config.get(_guild(interaction).id)
+        config = await self.services.config.read(_guild(interaction).id, actor=actor(interaction))
         lines = [
             f"**{name}** ({'on' if config.enabled(name) else 'off'}): {text}"
             for name, text in FEATURES.items()
@@ -265,6 +289,6 @@ class Configuration(commands.Cog):
 
     async def _toggle(self, interaction: discord.Interaction, name: str, enabled: bool) -> None:
         await self.services.config.set_feature(
-            _guild(interaction).id, name, enabled, actor_id=interaction.user.id
+            _guild(interaction).id, name, enabled, actor=actor(interaction)
         )
         await reply(interaction, f"**{name}** is now {'on' if enabled else 'off'}.", ephemeral=True)

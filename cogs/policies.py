@@ -12,7 +12,8 @@ from bot.domain.durations import format_duration, parse_duration
 from bot.domain.lifecycle import Action
 from bot.domain.models import EscalationPolicy
 from bot.services.container import Services
-from cogs._adapters import reply
+from bot.services.policies import MAX_THRESHOLD
+from cogs._adapters import CaseNumber, actor, reply
 from cogs._render import Reply, paged, paginate
 
 ACTIONS = [app_commands.Choice(name=a, value=a) for a in ("mute", "kick", "ban")]
@@ -63,7 +64,7 @@ class Policies(commands.Cog):
     async def add(
         self,
         interaction: discord.Interaction,
-        threshold: int,
+        threshold: app_commands.Range[int, 1, MAX_THRESHOLD],
         action: str,
         duration: str | None = None,
         window: str | None = None,
@@ -75,21 +76,21 @@ class Policies(commands.Cog):
             action=Action(action),
             duration=parse_duration(duration) if duration else None,
             window=parse_duration(window) if window else None,
-            actor_id=interaction.user.id,
+            actor=actor(interaction),
         )
         await reply(interaction, f"Added {describe(added)}.", ephemeral=True)
 
     @policy.command(name="list", description="The escalation ladder")
     async def list_(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        ladder = await self.services.policies.list(interaction.guild.id)
+        ladder = await self.services.policies.list(interaction.guild.id, actor=actor(interaction))
         await reply(interaction, ladder_list(ladder), ephemeral=True)
 
     @policy.command(name="remove", description="Remove a rung")
     @app_commands.describe(id="The policy number from /policy list")
-    async def remove(self, interaction: discord.Interaction, id: int) -> None:
+    async def remove(self, interaction: discord.Interaction, id: CaseNumber) -> None:
         assert interaction.guild is not None
         removed = await self.services.policies.remove(
-            interaction.guild.id, id, actor_id=interaction.user.id
+            interaction.guild.id, id, actor=actor(interaction)
         )
         await reply(interaction, f"Removed {describe(removed)}.", ephemeral=True)

@@ -7,9 +7,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_side.limits import ELLIPSIS
+from bot.domain.access import SEE_STATUS, require
 from bot.services.container import Services
 from bot.services.status import ProcessStatus
-from cogs._adapters import reply
+from cogs._adapters import actor, reply
 from cogs._render import fit_lines
 
 #: A process may run hundreds of shards; their line stays readable.
@@ -44,4 +45,5 @@ class Status(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     async def status(self, interaction: discord.Interaction) -> None:
+        require(SEE_STATUS, actor(interaction))  # no service acts for a person here
         await reply(interaction, describe(self.services.status.read()), ephemeral=True)

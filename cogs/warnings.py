@@ -11,7 +11,7 @@ from bot.domain.models import Case
 from bot.services.acting import Outcome
 from bot.services.container import Services
 from cogs._actions import run_action
-from cogs._adapters import describe, name_of, reply
+from cogs._adapters import CaseNumber, actor, describe, name_of, reply
 from cogs._render import Reply, fit_lines, paged, paginate
 
 
@@ -57,7 +57,9 @@ class Warnings(commands.Cog):
     @app_commands.default_permissions(moderate_members=True)
     async def warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
         assert interaction.guild is not None
-        active = await self.services.cases.active_warnings(interaction.guild.id, member.id)
+        active = await self.services.cases.active_warnings(
+            interaction.guild.id, member.id, actor=actor(interaction)
+        )
         await reply(interaction, warnings_list(name_of(member), active), ephemeral=True)
 
     @app_commands.command(description="Revoke a warning, or end a ban or mute early")
@@ -67,7 +69,7 @@ class Warnings(commands.Cog):
     async def pardon(
         self,
         interaction: discord.Interaction,
-        case: app_commands.Range[int, 1],
+        case: CaseNumber,
         reason: str | None = None,
     ) -> None:
         assert interaction.guild is not None
@@ -75,7 +77,7 @@ class Warnings(commands.Cog):
         outcome = await self.services.pardons.pardon(
             interaction.guild.id,
             case,
-            actor_id=interaction.user.id,
+            actor=actor(interaction),
             actor_name=str(interaction.user),
             reason=reason,
         )

@@ -9,26 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.domain.errors import LockdownError
+from bot.domain.access import Participant, Refused, moderate, require
 from bot.domain.lifecycle import Action
 from bot.domain.permissions import PERMISSION_NAMES, Permission
 
-
-@dataclass(frozen=True, slots=True)
-class Participant:
-    """A guild member as the rules see them."""
-
-    id: int
-    top_role_position: int
-    permissions: int
-    role_ids: frozenset[int] = frozenset()
-
-    def has(self, permission: Permission) -> bool:
-        return bool(self.permissions & (permission | Permission.ADMINISTRATOR))
-
-    @property
-    def is_admin(self) -> bool:
-        return bool(self.permissions & Permission.ADMINISTRATOR)
+__all__ = ["Participant", "Permission", "Refused", "Scene", "preflight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +27,16 @@ class Scene:
     target: Participant | None
 
 
-class Refused(LockdownError):
-    """The action must not be attempted; the message is for the moderator."""
-
-
 def preflight(action: Action, scene: Scene, moderator_roles: Iterable[int] = ()) -> None:
     """Raise `Refused` with a precise reason, or return if the action may go ahead.
 
-    The moderator needs the action's Discord permission or one of the guild's
-    moderator roles; the bot always needs the permission itself.
+    The moderator needs what `access.moderate(action)` asks (the action's Discord
+    permission or one of the guild's moderator roles); the bot always needs the
+    permission itself.
     """
+    require(moderate(action), scene.actor, moderator_roles)
     kind = action.kind
     verb = kind.verb
-    required = kind.actor_needs
-    if not scene.actor.has(required) and not scene.actor.role_ids & set(moderator_roles):
-        raise Refused(
-            f"You need the {PERMISSION_NAMES[required]} permission or a moderator role "
-            f"to {verb} members."
-        )
     if scene.target_id == scene.actor.id:
         raise Refused(f"You can't {verb} yourself.")
     if scene.target_id == scene.bot.id:

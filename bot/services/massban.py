@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.access import moderate, require
 from bot.domain.hierarchy import Participant, Refused, Scene, preflight
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case, NewCase
@@ -65,6 +66,15 @@ class MassBanService:
         self._events = events
         self._modlog = modlog
         self._names = names
+
+    async def check(self, request: MassBanRequest) -> None:
+        """Refuse at once, before the confirmation, someone who may not ban at all,
+        and a request Discord would refuse whole."""
+        if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise ActionFailed("Messages can be deleted for up to 7 days.")
+        clean_reason(request.reason)
+        roles = (await self._config.get(request.guild_id)).moderator_role_ids
+        require(moderate(Action.BAN), request.actor, roles)
 
     async def massban(self, request: MassBanRequest) -> MassBanOutcome:
         """Ban many users, 200 per request; one case each.

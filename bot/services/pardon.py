@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.access import CHANGE_CASES, Participant, change_case, require
 from bot.domain.errors import LockdownError
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case, NewCase
@@ -39,16 +40,30 @@ class PardonService:
         self._names = names
 
     async def pardon(
-        self, guild_id: int, number: int, *, actor_id: int, actor_name: str, reason: str | None
+        self,
+        guild_id: int,
+        number: int,
+        *,
+        actor: Participant,
+        actor_name: str,
+        reason: str | None,
     ) -> Outcome:
-        """End case `number`; the outcome's case is the pardon, `replaced` the ended case."""
+        """End case `number`; the outcome's case is the pardon, `replaced` the ended case.
+
+        Needs the permission of the action the case records (Ban Members to
+        pardon a ban, Timeout Members for a mute or a warning), or a moderator role.
+        """
         cleaned = clean_reason(reason)
+        config = await self._config.get(guild_id)
+        roles = config.moderator_role_ids
+        require(CHANGE_CASES, actor, roles)  # before saying whether the case exists
         async with self._database.autocommit() as uow:
             case = await uow.cases.require(guild_id, number)
+        require(change_case(case.type, "pardon"), actor, roles)
         if not case.active:
             raise NothingToUndo(f"Case #{number} is no longer in force.")
+        actor_id = actor.id
         self._names.remember(actor_id, actor_name)
-        config = await self._config.get(guild_id)
         try:
             await enforcement.lift(
                 self._discord, config, case, reason=audit_reason(actor_name, actor_id, cleaned)

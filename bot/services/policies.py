@@ -1,13 +1,16 @@
-"""The escalation ladder: admins add and remove rungs, each change in the change log."""
+"""The escalation ladder: server managers add and remove rungs, each change (and each
+refused attempt) in the change log."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.domain.access import SEE_CONFIGURATION, Participant, require
 from bot.domain.errors import LockdownError
 from bot.domain.lifecycle import Action
 from bot.domain.models import EscalationPolicy
 from bot.domain.ports import Clock
+from bot.services.config import check_configurer
 from db.engine import Database
 
 MAX_THRESHOLD = 50
@@ -32,7 +35,8 @@ class PolicyService:
         self._database = database
         self._clock = clock
 
-    async def list(self, guild_id: int) -> list[EscalationPolicy]:
+    async def list(self, guild_id: int, *, actor: Participant) -> list[EscalationPolicy]:
+        require(SEE_CONFIGURATION, actor)
         async with self._database.autocommit() as uow:
             return await uow.policies.list(guild_id)
 
@@ -44,9 +48,19 @@ class PolicyService:
         action: Action,
         duration: timedelta | None,
         window: timedelta | None,
-        actor_id: int,
+        actor: Participant,
     ) -> EscalationPolicy:
-        """Add a rung; raises `PolicyRefused` or `PolicyExists` with a clear message."""
+        """Add a rung; raises `NotAllowed`, `PolicyRefused` or `PolicyExists` with a
+        clear message."""
+        await check_configurer(
+            self._database,
+            self._clock,
+            guild_id,
+            actor,
+            entity="policy",
+            entity_id="new",
+            attempted={"threshold": threshold, "action": action.value},
+        )
         if not 1 <= threshold <= MAX_THRESHOLD:
             raise PolicyRefused(f"The threshold must be between 1 and {MAX_THRESHOLD} warnings.")
         if action not in LADDER_ACTIONS:
@@ -63,12 +77,12 @@ class PolicyService:
                 action=action,
                 duration_seconds=int(duration.total_seconds()) if duration else None,
                 window_seconds=int(window.total_seconds()) if window else None,
-                created_by=actor_id,
+                created_by=actor.id,
                 now=now,
             )
             await uow.changes.add(
                 guild_id,
-                actor_id=actor_id,
+                actor_id=actor.id,
                 action="policy.add",
                 entity="policy",
                 entity_id=str(policy.id),
@@ -78,7 +92,12 @@ class PolicyService:
             )
         return policy
 
-    async def remove(self, guild_id: int, policy_id: int, *, actor_id: int) -> EscalationPolicy:
+    async def remove(
+        self, guild_id: int, policy_id: int, *, actor: Participant
+    ) -> EscalationPolicy:
+        await check_configurer(
+            self._database, self._clock, guild_id, actor, entity="policy", entity_id=str(policy_id)
+        )
         now = self._clock.now()
         async with self._database.transaction() as uow:
             removed = await uow.policies.remove(guild_id, policy_id)
@@ -86,7 +105,7 @@ class PolicyService:
                 raise PolicyRefused(f"There is no policy #{policy_id} in this server.")
             await uow.changes.add(
                 guild_id,
-                actor_id=actor_id,
+                actor_id=actor.id,
                 action="policy.remove",
                 entity="policy",
                 entity_id=str(policy_id),

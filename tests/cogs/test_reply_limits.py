@@ -22,9 +22,11 @@ import pytest
 from bot.discord_side import limits
 from bot.discord_side.limits import case_marker, cut
 from bot.discord_side.rest import RestActions, modlog_embed
+from bot.domain.access import Participant
 from bot.domain.config import GuildConfig
 from bot.domain.lifecycle import Action, CaseState
 from bot.domain.models import Case, Change, EscalationPolicy
+from bot.domain.permissions import Permission
 from bot.domain.ports import ModLogEntry
 from bot.domain.reasons import MAX_REASON
 from bot.infra.cache import CacheStats
@@ -244,7 +246,7 @@ async def test_history_page_of_ten_fits() -> None:
         cases=SimpleNamespace(history=lambda *a, **k: _resolved((page, MAX_NUMBER)))
     )
     view = HistoryPages(history, MAX_ID, longest_user())  # type: ignore[arg-type]
-    text = await view.render()
+    text = await view.render(Participant(MAX_ID, 0, Permission.MODERATE_MEMBERS))
     assert_fits(Reply(content=text, view=view))
     assert len(text.splitlines()) == 11
 

@@ -141,7 +141,12 @@ async def test_moderator_roles_and_reset(
     added = await admin_runs(
         emulator, server, "config", {"role": role}, group="moderator-role", subcommand="add"
     )
-    assert added.content == f"<@&{role.id}> is now a moderator role."
+    assert added.content.startswith(f"<@&{role.id}> is now a moderator role")
+    assert (
+        "Discord shows these commands only to members with the matching permission. "
+        "To let a moderator role without it use them, open Server Settings → Integrations → "
+        "Lockdown, choose the command, and add the role (or allow it for all commands)."
+    ) in added.content
     again = await admin_runs(
         emulator, server, "config", {"role": role}, group="moderator-role", subcommand="add"
     )
@@ -357,3 +362,108 @@ async def test_anti_nuke_stops_a_moderator_banning_too_fast(
     assert "Anti-nuke" in alerts[-1].embeds[0]["description"]
     assert alerts[-1].allowed_mentions == {"parse": []}
     await admin_runs(emulator, server, "config", {"key": "antinuke_actions"}, subcommand="reset")
+
+
+NO_MANAGE = "You need the Manage Server permission to change Lockdown's configuration."
+
+
+async def test_a_member_without_manage_server_is_refused_even_if_discord_shows_the_commands(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    """An admin may show /config and /policy to any role under Server Settings >
+    Integrations; the emulator delivers the commands regardless of
+    default_member_permissions, as Discord then does. The moderator (Ban, Kick and
+    Timeout Members, no Manage Server) is refused, nothing changes, and every
+    refused change is in the change log."""
+    mod = server.moderator
+
+    async def moderator_runs(name: str, options: dict[str, Any] | None = None, **where: Any) -> str:
+        reply = await admin_runs(
+            emulator, server, name, options, by=mod, check_permissions=False, **where
+        )
+        return reply.content
+
+    shown_before = await admin_runs(emulator, server, "config", subcommand="show")
+    ladder_before = await admin_runs(emulator, server, "policy", subcommand="list")
+
+    attempts: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, str]]] = [
+        ("config", {"channel": server.general}, {"subcommand": "modlog"},
+         ("setting", "modlog_channel_id")),
+        ("config", {"role": server.member_role},
+         {"group": "moderator-role", "subcommand": "add"}, ("setting", "moderator_role_ids")),
+        ("config", {"action": "ban", "enabled": False}, {"subcommand": "dm-notify"},
+         ("setting", "dm_on_ban")),
+        ("config", {}, {"subcommand": "reset"}, ("setting", "*")),
+        ("feature", {"name": "escalation"}, {"subcommand": "disable"}, ("feature", "escalation")),
+        ("policy", {"threshold": 1, "action": "ban"}, {"subcommand": "add"}, ("policy", "new")),
+    ]  # fmt: skip
+    for name, options, where, _ in attempts:
+        assert await moderator_runs(name, options, **where) == NO_MANAGE, (name, where)
+
+    assert await moderator_runs("config", subcommand="show") == (
+        "You need the Manage Server permission to see Lockdown's configuration."
+    )
+    assert await moderator_runs("policy", subcommand="list") == (
+        "You need the Manage Server permission to see Lockdown's configuration."
+    )
+    assert await moderator_runs("changes", {"limit": 5}, subcommand="recent") == (
+        "You need the Manage Server permission to read Lockdown's change log."
+    )
+    assert await moderator_runs("status") == (
+        "You need the Manage Server permission to see Lockdown's status."
+    )
+
+    shown_after = await admin_runs(emulator, server, "config", subcommand="show")
+    assert shown_after.embeds == shown_before.embeds
+    ladder_after = await admin_runs(emulator, server, "policy", subcommand="list")
+    assert ladder_after.content == ladder_before.content
+
+    async with bot_database.autocommit() as uow:
+        refused = (await uow.changes.recent(server.guild.id, limit=len(attempts)))[::-1]
+    assert [(e.action, e.actor_id, (e.entity, e.entity_id)) for e in refused] == [
+        ("config.refused", mod.id, target) for *_, target in attempts
+    ]
+    assert refused[-1].after == {"reason": NO_MANAGE, "threshold": 1, "action": "ban"}
+    recent = await admin_runs(emulator, server, "changes", {"limit": 1}, subcommand="recent")
+    assert f"`{mod.id}` **config.refused** policy `new`" in recent.content
+
+
+async def test_cases_are_for_moderators_even_if_discord_shows_the_commands(
+    emulator: DiscordEmulator, server: StandardGuild, members: Members
+) -> None:
+    """A regular member shown /case, /history, /warnings and /pardon is refused; the
+    moderator reads and pardons."""
+    outsider, target = members.take(), members.take()
+    warned = await admin_runs(
+        emulator, server, "warn", {"member": target, "reason": "spam"}, by=server.moderator
+    )
+    number = int(warned.content.split("case #", 1)[1].split()[0])
+
+    async def outsider_runs(name: str, options: dict[str, Any], **where: Any) -> str:
+        reply = await admin_runs(
+            emulator, server, name, options, by=outsider, check_permissions=False, **where
+        )
+        return reply.content
+
+    read = (
+        "You need the Ban Members, Kick Members or Timeout Members permission "
+        "or a moderator role to read cases."
+    )
+    assert await outsider_runs("case", {"number": number}, subcommand="show") == read
+    assert await outsider_runs("history", {"user": target}) == read
+    assert await outsider_runs("warnings", {"member": target}) == read
+    change = read.replace("read cases", "change cases")
+    assert await outsider_runs("pardon", {"case": number}) == change
+    assert (
+        await outsider_runs(
+            "case", {"number": number, "new_reason": "mine now"}, subcommand="reason"
+        )
+        == change
+    )
+
+    shown = await admin_runs(
+        emulator, server, "case", {"number": number}, subcommand="show", by=server.moderator
+    )
+    assert "Reason: spam" in shown.content
+    pardoned = await admin_runs(emulator, server, "pardon", {"case": number}, by=server.moderator)
+    assert pardoned.content.startswith(f"Pardoned case #{number} (warn)")

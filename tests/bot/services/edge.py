@@ -19,6 +19,10 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 OWNER, MOD, BOT, MEMBER = 10, 20, 30, 40
 MODLOG = 555
 PERMS = Permission.BAN_MEMBERS | Permission.KICK_MEMBERS | Permission.MODERATE_MEMBERS
+#: The people services act for: a moderator (Ban, Kick and Timeout Members), and the
+#: same moderator with Manage Server too, for configuration.
+MODERATOR = Participant(MOD, 5, PERMS)
+MANAGER = Participant(MOD, 5, PERMS | Permission.MANAGE_GUILD)
 
 
 @dataclass

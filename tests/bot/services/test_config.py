@@ -7,17 +7,17 @@ import pytest
 from bot.domain.config import DEFAULT_CONFIG, UnknownSetting
 from bot.services.config import ConfigService
 from db.engine import Database
-from tests.bot.services.edge import MOD
+from tests.bot.services.edge import MANAGER
 
 
 async def test_reset_everything_restores_defaults_and_audits_each_key(
     config: ConfigService, database: Database, guild_id: int
 ) -> None:
-    await config.set(guild_id, "appeal_text", "mail us", actor_id=MOD)
-    await config.set(guild_id, "retention_days", 7, actor_id=MOD)
+    await config.set(guild_id, "appeal_text", "mail us", actor=MANAGER)
+    await config.set(guild_id, "retention_days", 7, actor=MANAGER)
     assert (await config.get(guild_id)).retention_days == 7
 
-    assert await config.reset(guild_id, actor_id=MOD) == DEFAULT_CONFIG
+    assert await config.reset(guild_id, actor=MANAGER) == DEFAULT_CONFIG
     async with database.autocommit() as uow:
         resets = [
             e for e in await uow.changes.recent(guild_id, limit=10) if e.action == "config.reset"
@@ -30,9 +30,9 @@ async def test_reset_everything_restores_defaults_and_audits_each_key(
 
 async def test_unknown_keys_are_refused(config: ConfigService, guild_id: int) -> None:
     with pytest.raises(UnknownSetting, match="`colour` is not a setting"):
-        await config.set(guild_id, "colour", "red", actor_id=MOD)
+        await config.set(guild_id, "colour", "red", actor=MANAGER)
     with pytest.raises(UnknownSetting, match="`turbo` is not a feature"):
-        await config.set_feature(guild_id, "turbo", True, actor_id=MOD)
+        await config.set_feature(guild_id, "turbo", True, actor=MANAGER)
 
 
 async def test_reads_come_from_the_cache_until_a_write(
@@ -40,5 +40,5 @@ async def test_reads_come_from_the_cache_until_a_write(
 ) -> None:
     first = await config.get(guild_id)
     assert await config.get(guild_id) is first  # served from memory
-    await config.set(guild_id, "dm_on_warn", False, actor_id=MOD)
+    await config.set(guild_id, "dm_on_warn", False, actor=MANAGER)
     assert (await config.get(guild_id)).dm_on("warn") is False

@@ -10,7 +10,7 @@ from bot.services.container import Services
 from bot.services.data import DataService
 from bot.services.policies import PolicyService
 from db.engine import Database
-from tests.bot.services.edge import MOD, NOW, FixedClock, request
+from tests.bot.services.edge import MANAGER, NOW, FixedClock, request
 from tests.conftest import new_snowflake
 
 
@@ -21,10 +21,10 @@ async def test_export_holds_every_kind_of_record(
     clock: FixedClock,
     guild_id: int,
 ) -> None:
-    await config.set(guild_id, "appeal_text", "write to us", actor_id=MOD)
-    await config.set_feature(guild_id, "escalation", False, actor_id=MOD)
+    await config.set(guild_id, "appeal_text", "write to us", actor=MANAGER)
+    await config.set_feature(guild_id, "escalation", False, actor=MANAGER)
     await PolicyService(database, clock).add(
-        guild_id, threshold=3, action=Action.KICK, duration=None, window=None, actor_id=MOD
+        guild_id, threshold=3, action=Action.KICK, duration=None, window=None, actor=MANAGER
     )
     await services.moderation.act(request(guild_id, Action.WARN, reason="first"))
     data = DataService(database, config, clock)
@@ -52,7 +52,7 @@ async def test_data_is_kept_for_the_retention_period_then_purged(
     stays = new_snowflake()
     async with database.transaction() as uow:
         await uow.guilds.record_join(stays, "stays", now=NOW)
-    await config.set(guild_id, "retention_days", 10, actor_id=MOD)
+    await config.set(guild_id, "retention_days", 10, actor=MANAGER)
     await services.moderation.act(request(guild_id, Action.WARN))
     data = DataService(database, config, clock)
     await data.left(guild_id)
@@ -94,7 +94,7 @@ async def test_purging_a_guild_the_bot_is_still_in_starts_it_afresh(
     clock: FixedClock,
     guild_id: int,
 ) -> None:
-    await config.set(guild_id, "retention_days", 3, actor_id=MOD)
+    await config.set(guild_id, "retention_days", 3, actor=MANAGER)
     await services.moderation.act(request(guild_id, Action.WARN))
     data = DataService(database, config, clock)
 

@@ -15,8 +15,9 @@ from bot.services.policies import PolicyRefused, PolicyService
 from db.engine import Database
 from tests.bot.services.edge import (
     BOT,
+    MANAGER,
     MEMBER,
-    MOD,
+    MODERATOR,
     NOW,
     FixedClock,
     RecordingGateway,
@@ -39,7 +40,7 @@ async def add(
 ) -> None:
     await policies.add(
         guild_id, threshold=threshold, action=action, duration=duration, window=window,
-        actor_id=MOD,
+        actor=MANAGER,
     )  # fmt: skip
 
 
@@ -59,7 +60,7 @@ async def test_ten_warnings_at_once_cross_a_threshold_exactly_once(
     assert (mute.case.type, mute.case.moderator_id) == (Action.MUTE, BOT)
     assert mute.case.related_number == escalated[0].case.number
     assert escalated[0].case.number == sorted(o.case.number for o in outcomes)[2]
-    history, _ = await services.cases.history(guild_id, MEMBER, limit=50)
+    history, _ = await services.cases.history(guild_id, MEMBER, limit=50, actor=MODERATOR)
     assert [c.type for c in history].count(Action.MUTE) == 1
 
 
@@ -94,7 +95,7 @@ async def test_a_failed_rung_is_reported_not_raised(
     config: ConfigService,
     guild_id: int,
 ) -> None:
-    await config.set(guild_id, "modlog_channel_id", 555, actor_id=MOD)
+    await config.set(guild_id, "modlog_channel_id", 555, actor=MANAGER)
     await add(policies, guild_id, 1, Action.MUTE, timedelta(hours=1))
     gateway.failures["timeout"] = DiscordFailure(403, 50013, "Missing Permissions")
     outcome = await services.moderation.act(request(guild_id, Action.WARN))
@@ -109,7 +110,7 @@ async def test_the_escalation_feature_can_be_switched_off(
     services: Services, policies: PolicyService, config: ConfigService, guild_id: int
 ) -> None:
     await add(policies, guild_id, 1, Action.KICK)
-    await config.set_feature(guild_id, "escalation", False, actor_id=MOD)
+    await config.set_feature(guild_id, "escalation", False, actor=MANAGER)
     assert (await services.moderation.act(request(guild_id, Action.WARN))).escalations == ()
 
 
@@ -127,10 +128,10 @@ async def test_policies_are_validated_and_audited(
     await add(policies, guild_id, 3, Action.BAN, timedelta(days=7))
     with pytest.raises(Exception, match="already a policy at 3 warnings"):
         await add(policies, guild_id, 3, Action.KICK)
-    [policy] = await policies.list(guild_id)
-    await policies.remove(guild_id, policy.id, actor_id=MOD)
+    [policy] = await policies.list(guild_id, actor=MANAGER)
+    await policies.remove(guild_id, policy.id, actor=MANAGER)
     with pytest.raises(PolicyRefused, match=f"no policy #{policy.id}"):
-        await policies.remove(guild_id, policy.id, actor_id=MOD)
+        await policies.remove(guild_id, policy.id, actor=MANAGER)
     async with database.autocommit() as uow:
         removed, added = await uow.changes.recent(guild_id, limit=2)
     expected = {"threshold": 3, "action": "ban", "duration_seconds": 604800, "window_seconds": None}

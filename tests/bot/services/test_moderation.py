@@ -17,8 +17,10 @@ from bot.services.pardon import NothingToUndo
 from db.engine import Database
 from tests.bot.services.edge import (
     BOT,
+    MANAGER,
     MEMBER,
     MOD,
+    MODERATOR,
     MODLOG,
     NOW,
     OWNER,
@@ -31,7 +33,7 @@ from tests.bot.services.edge import (
 async def test_ban_tells_the_member_first_then_bans_records_and_announces(
     services: Services, config: ConfigService, gateway: RecordingGateway, guild_id: int
 ) -> None:
-    await config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
+    await config.set(guild_id, "modlog_channel_id", MODLOG, actor=MANAGER)
     outcome = await services.moderation.act(
         request(guild_id, Action.BAN, duration=timedelta(days=2), delete_message_seconds=3600)
     )
@@ -114,7 +116,8 @@ async def test_warnings_and_notes(
     assert gateway.names() == ["dm"]  # the note is moderator-only
     assert (warned.case.type, warned.case.active) == (Action.WARN, True)
     assert (noted.case.type, noted.case.active, noted.dm_delivered) == (Action.NOTE, False, None)
-    assert [c.number for c in await services.cases.active_warnings(guild_id, MEMBER)] == [1]
+    active = await services.cases.active_warnings(guild_id, MEMBER, actor=MODERATOR)
+    assert [c.number for c in active] == [1]
 
 
 async def test_unban_ends_the_active_ban(
@@ -133,7 +136,7 @@ async def test_unban_ends_the_active_ban(
     assert unban.replaced is not None
     assert unban.replaced.number == ban.case.number
     assert (unban.case.type, unban.case.related_number) == (Action.UNBAN, ban.case.number)
-    assert not (await services.cases.case(guild_id, ban.case.number)).active
+    assert not (await services.cases.case(guild_id, ban.case.number, actor=MODERATOR)).active
 
 
 async def test_pardon_revokes_a_warning_and_is_audited(
@@ -143,16 +146,16 @@ async def test_pardon_revokes_a_warning_and_is_audited(
     outcome = await services.pardons.pardon(
         guild_id,
         warned.case.number,
-        actor_id=MOD,
+        actor=MODERATOR,
         actor_name="mod",
         reason="appealed",
     )
     assert (outcome.case.type, outcome.case.related_number) == (Action.PARDON, 1)
-    revoked = await services.cases.case(guild_id, 1)
+    revoked = await services.cases.case(guild_id, 1, actor=MODERATOR)
     assert (revoked.active, revoked.revoked_by, revoked.revoke_reason) == (False, MOD, "appealed")
-    assert await services.cases.active_warnings(guild_id, MEMBER) == []
+    assert await services.cases.active_warnings(guild_id, MEMBER, actor=MODERATOR) == []
     with pytest.raises(NothingToUndo):
-        await services.pardons.pardon(guild_id, 1, actor_id=MOD, actor_name="mod", reason=None)
+        await services.pardons.pardon(guild_id, 1, actor=MODERATOR, actor_name="mod", reason=None)
     async with database.autocommit() as uow:
         entry = (await uow.changes.recent(guild_id, limit=1))[0]
     assert (entry.action, entry.entity_id, entry.before) == ("case.pardon", "1", {"active": True})
@@ -164,7 +167,7 @@ async def test_pardoning_a_ban_lifts_it_on_discord(
 ) -> None:
     ban = await services.moderation.act(request(guild_id, Action.BAN, duration=timedelta(days=1)))
     await services.pardons.pardon(
-        guild_id, ban.case.number, actor_id=MOD, actor_name="mod", reason=None
+        guild_id, ban.case.number, actor=MODERATOR, actor_name="mod", reason=None
     )
     assert gateway.names()[-1] == "unban"
 
@@ -173,7 +176,7 @@ async def test_edit_reason_keeps_the_old_one_in_the_audit_trail(
     services: Services, database: Database, guild_id: int
 ) -> None:
     warned = await services.moderation.act(request(guild_id, Action.WARN, reason="old"))
-    edited = await services.cases.edit_reason(guild_id, warned.case.number, "new", actor_id=MOD)
+    edited = await services.cases.edit_reason(guild_id, warned.case.number, "new", actor=MODERATOR)
     assert edited.reason == "new"
     async with database.autocommit() as uow:
         entry = (await uow.changes.recent(guild_id, limit=1))[0]
@@ -199,7 +202,7 @@ async def test_bad_input_is_refused_before_anything_happens(
 async def test_with_a_mute_role_long_mutes_wear_the_role_instead(
     services: Services, config: ConfigService, gateway: RecordingGateway, guild_id: int
 ) -> None:
-    await config.set(guild_id, "mute_role_id", 777, actor_id=MOD)
+    await config.set(guild_id, "mute_role_id", 777, actor=MANAGER)
     long = await services.moderation.act(
         request(guild_id, Action.MUTE, duration=timedelta(days=60))
     )
@@ -220,8 +223,8 @@ async def test_anti_nuke_refuses_a_moderator_past_the_limit_and_alerts(
     gateway: RecordingGateway,
     guild_id: int,
 ) -> None:
-    await config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
-    await config.set(guild_id, "antinuke_actions", 2, actor_id=MOD)
+    await config.set(guild_id, "modlog_channel_id", MODLOG, actor=MANAGER)
+    await config.set(guild_id, "antinuke_actions", 2, actor=MANAGER)
     await services.moderation.act(request(guild_id, Action.KICK))
     await services.moderation.act(request(guild_id, Action.BAN))
     await services.moderation.act(request(guild_id, Action.WARN))  # warnings are not counted

@@ -11,8 +11,10 @@ from bot.services.massban import MassBanRequest
 from db.engine import Database
 from tests.bot.services.conftest import BOT
 from tests.bot.services.edge import (
+    MANAGER,
     MEMBER,
     MOD,
+    MODERATOR,
     MODLOG,
     NOW,
     OWNER,
@@ -30,7 +32,7 @@ async def test_names_seen_in_commands_are_kept_and_used_by_timers_and_pardons(
     clock: FixedClock,
     guild_id: int,
 ) -> None:
-    await services.config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
+    await services.config.set(guild_id, "modlog_channel_id", MODLOG, actor=MANAGER)
     await services.moderation.act(request(guild_id, Action.BAN, duration=timedelta(hours=1)))
     await services.names.flush()
     async with database.autocommit() as uow:
@@ -46,7 +48,7 @@ async def test_names_seen_in_commands_are_kept_and_used_by_timers_and_pardons(
 
     warned = await services.moderation.act(request(guild_id, Action.WARN))
     await services.pardons.pardon(
-        guild_id, warned.case.number, actor_id=MOD, actor_name="mod", reason=None
+        guild_id, warned.case.number, actor=MODERATOR, actor_name="mod", reason=None
     )
     pardon = gateway.modlog[-1]
     assert pardon.case.type is Action.PARDON
@@ -56,7 +58,7 @@ async def test_names_seen_in_commands_are_kept_and_used_by_timers_and_pardons(
 async def test_a_name_never_seen_is_shown_as_the_id(
     services: Services, gateway: RecordingGateway, guild_id: int
 ) -> None:
-    await services.config.set(guild_id, "modlog_channel_id", MODLOG, actor_id=MOD)
+    await services.config.set(guild_id, "modlog_channel_id", MODLOG, actor=MANAGER)
     stranger = 424_242_424_242_424_242
     bot = Participant(BOT.id, 10, PERMS)
     await services.massban.massban(

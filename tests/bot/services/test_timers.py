@@ -20,6 +20,7 @@ from db.engine import Database
 from tests.bot.services.conftest import ALL_SHARDS, BOT, build
 from tests.bot.services.edge import (
     MEMBER,
+    MODERATOR,
     NOW,
     FixedClock,
     RecordingGateway,
@@ -62,7 +63,7 @@ async def test_a_temporary_ban_ends_once_on_time(
     await timers.run_due()
     assert gateway.names() == ["unban"]
     assert gateway.calls[0][2] == f"Lockdown (30): case #{ban.case.number} expired"
-    unban, ended = (await app.cases.history(guild_id, MEMBER))[0]
+    unban, ended = (await app.cases.history(guild_id, MEMBER, actor=MODERATOR))[0]
     assert (ended.number, ended.active, ended.revoked_by) == (ban.case.number, False, None)
     assert (unban.type, unban.moderator_id, unban.related_number) == (
         Action.UNBAN,
@@ -84,7 +85,7 @@ async def test_racing_processes_end_a_ban_exactly_once(
     clock.at = NOW + timedelta(minutes=5)
     await asyncio.gather(*(twin.run_due() for twin in [timers, *twins]))
 
-    page, _ = await app.cases.history(guild_id, MEMBER)
+    page, _ = await app.cases.history(guild_id, MEMBER, actor=MODERATOR)
     assert [c.type for c in page] == [Action.UNBAN, Action.BAN]
 
 
@@ -126,14 +127,14 @@ async def test_long_mutes_are_renewed_before_the_timeout_lapses(
     await timers.run_due()
     [(name, user, until, _)] = gateway.calls
     assert (name, user, until) == ("timeout", MEMBER, NOW + timedelta(days=40))
-    renewed = await app.cases.case(guild_id, mute.case.number)
+    renewed = await app.cases.case(guild_id, mute.case.number, actor=MODERATOR)
     assert (renewed.active, renewed.renew_at) == (True, None)  # the end is now in reach
 
     clock.at = NOW + timedelta(days=40)
     await timers.run_due()
     assert gateway.names()[-1] == "timeout"
     assert gateway.calls[-1][2] is None  # lifted
-    assert not (await app.cases.case(guild_id, mute.case.number)).active
+    assert not (await app.cases.case(guild_id, mute.case.number, actor=MODERATOR)).active
 
 
 async def test_expired_warnings_stop_counting_without_discord(
@@ -160,9 +161,10 @@ async def test_expired_warnings_stop_counting_without_discord(
     clock.at = NOW + timedelta(days=1)
     await timers.run_due()
     assert gateway.calls == []
-    case = await app.cases.case(guild_id, warned.number)
+    case = await app.cases.case(guild_id, warned.number, actor=MODERATOR)
     assert case.active is False
-    assert len((await app.cases.history(guild_id, MEMBER))[0]) == 1  # no closing case
+    page, _ = await app.cases.history(guild_id, MEMBER, actor=MODERATOR)
+    assert len(page) == 1  # no closing case
 
 
 async def test_a_discord_failure_is_retried_later(
@@ -177,12 +179,12 @@ async def test_a_discord_failure_is_retried_later(
     clock.at = NOW + timedelta(minutes=1)
     delay = await timers.run_due()
     assert delay == pytest.approx(RETRY_AFTER.total_seconds(), abs=0.01)
-    assert (await app.cases.case(guild_id, ban.case.number)).active
+    assert (await app.cases.case(guild_id, ban.case.number, actor=MODERATOR)).active
 
     del gateway.failures["unban"]
     clock.at += RETRY_AFTER
     await timers.run_due()
-    assert not (await app.cases.case(guild_id, ban.case.number)).active
+    assert not (await app.cases.case(guild_id, ban.case.number, actor=MODERATOR)).active
 
 
 async def test_an_unban_discord_already_did_still_closes_the_case(
@@ -196,4 +198,4 @@ async def test_an_unban_discord_already_did_still_closes_the_case(
     gateway.failures["unban"] = DiscordFailure(404, 10026, "Unknown Ban")
     clock.at = NOW + timedelta(minutes=2)
     await timers.run_due()
-    assert not (await app.cases.case(guild_id, ban.case.number)).active
+    assert not (await app.cases.case(guild_id, ban.case.number, actor=MODERATOR)).active
