@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     command_window_seconds: float = Field(default=10.0, gt=0)
     # Discord's identify window per max_concurrency bucket; change only for a test server.
     identify_interval_seconds: float = Field(default=5.0, ge=0)
+    # How long to wait after the last guild arrives before the bot counts as ready
+    # (discord.py's guild_ready_timeout); change only for a test server.
+    guild_ready_timeout_seconds: float = Field(default=2.0, gt=0)
     # A case still pending this long after its action began (a crash, a database outage)
     # is settled from what Discord shows. Longer than any action takes.
     pending_settle_seconds: float = Field(default=120.0, ge=1)

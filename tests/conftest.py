@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,13 @@ from redis.exceptions import RedisError
 from bot.infra.redis_client import redis_for_commands
 from db import migrate
 from db.engine import Database
+from tests.parallel import (
+    TURNS_DIRECTORY,
+    Turns,
+    shared_fixture_group,
+    slow_first,
+    worker_turns,
+)
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LOCKDOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -31,6 +40,45 @@ if TYPE_CHECKING:
 
 REDIS_URL = os.environ.get("LOCKDOWN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: This pytest-xdist worker ("gw0", "gw1", ...), or "main" without xdist.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+_turns: Turns | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the controlling process makes the workers' `Turns`."""
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        os.environ[TURNS_DIRECTORY] = tempfile.mkdtemp(prefix="lockdown-test-turns-")
+    global _turns  # noqa: PLW0603
+    _turns = worker_turns()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and TURNS_DIRECTORY in os.environ:
+        shutil.rmtree(os.environ.pop(TURNS_DIRECTORY), ignore_errors=True)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Group it before pytest-xdist reads the groups (pytest_collection_modifyitems)."""
+    if item.get_closest_marker("xdist_group") is None:
+        group = shared_fixture_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture scope
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    slow_first(items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    if _turns is None:
+        return (yield)
+    with _turns.hold(alone=item.get_closest_marker("alone") is not None):
+        return (yield)
 
 
 def service_missing(reason: str) -> None:
@@ -41,7 +89,14 @@ def service_missing(reason: str) -> None:
 
 
 class PostgresServer:
-    """Creates throw-away databases on the test server and drops them at the end."""
+    """Creates throw-away databases on the test server and drops them at the end.
+
+    One per pytest process: under pytest-xdist each worker names its databases
+    after itself and drops only its own.
+    """
+
+    #: DROP DATABASE waits for a checkpoint; drops running together share one.
+    DROPS_AT_ONCE = 8
 
     def __init__(self, admin_url: str) -> None:
         self.admin_url = admin_url
@@ -56,7 +111,7 @@ class PostgresServer:
 
     async def create_database(self) -> str:
         """A new empty database; its SQLAlchemy URL."""
-        name = f"lockdown_test_{secrets.token_hex(6)}"
+        name = f"lockdown_test_{WORKER}_{secrets.token_hex(6)}"
         connection = await self._admin()
         try:
             await connection.execute(f'CREATE DATABASE "{name}"')
@@ -67,14 +122,18 @@ class PostgresServer:
         return f"{base}/{name}"
 
     async def drop_all(self) -> None:
-        if not self.created:
-            return
-        connection = await asyncpg.connect(self.admin_url, timeout=5)
-        try:
-            for name in self.created:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+        at_once = asyncio.Semaphore(self.DROPS_AT_ONCE)
+
+        async def drop(name: str) -> None:
+            async with at_once:
+                connection = await asyncpg.connect(self.admin_url, timeout=5)
+                try:
+                    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await connection.close()
+
+        await asyncio.gather(*(drop(name) for name in self.created))
+        self.created.clear()
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,7 @@ class LockdownBot(commands.AutoShardedBot):
             command_prefix=commands.when_mentioned,
             intents=intents(),
             shard_count=settings.shard_count,
+            guild_ready_timeout=settings.guild_ready_timeout_seconds,
             # None (all shards) is discord.py's own default; its annotation omits it.
             shard_ids=settings.shard_ids,  # type: ignore[arg-type]
             allowed_mentions=NO_MENTIONS,

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from db.migrate import ROOT
 
 
+#: Four processes with two pools each: some 80 connections to PostgreSQL at once
+#: (of its 100) and a burst of CPU, so no other test of the run beside it.
+@pytest.mark.alone
 async def test_four_processes_share_one_sequence(database_url: str, guild_id: int) -> None:
     processes = [
         await asyncio.create_subprocess_exec(

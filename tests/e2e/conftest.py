@@ -19,6 +19,15 @@ from tests.e2e.harness import BotProcess
 from tests.emulator import DiscordEmulator, Overwrite, Permission, StandardGuild, User
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def no_bot_outlives_the_run() -> AsyncIterator[None]:
+    """A test that failed between starting a bot and stopping it leaves it running
+    (holding database connections, on the shared Redis): end those at the end."""
+    yield
+    for process in list(BotProcess.running):
+        await process.kill()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def e2e_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

@@ -333,10 +333,14 @@ async def test_more_refusals_leave_nothing_behind(
     assert not_one.content == f"<@&{server.admin_role.id}> is not a moderator role."
     unknown = await admin_runs(emulator, server, "policy", {"id": 999_999}, subcommand="remove")
     assert unknown.content == "There is no policy #999999 in this server."
-    bad = await admin_runs(
-        emulator, server, "policy", {"threshold": 0, "action": "kick"}, subcommand="add"
+    with pytest.raises(ValueError, match=r"outside \[1, 50\]"):  # Discord enforces the range
+        await admin_runs(
+            emulator, server, "policy", {"threshold": 0, "action": "kick"}, subcommand="add"
+        )
+    no_duration = await admin_runs(
+        emulator, server, "policy", {"threshold": 3, "action": "mute"}, subcommand="add"
     )
-    assert bad.content == "The threshold must be between 1 and 50 warnings."
+    assert no_duration.content == "A mute needs a duration."
     assert await latest_audit(bot_database, server) == before
 
 

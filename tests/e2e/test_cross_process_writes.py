@@ -44,6 +44,7 @@ async def purge(database_url: str, guild_id: int) -> str:
     return output.decode()
 
 
+@pytest.mark.xdist_group("bots-on-shared-redis")  # see ON_SHARED_REDIS in test_processes
 @pytest.mark.parametrize("fresh_backend", ["sqlite", "postgres"], indirect=True)
 async def test_a_purge_by_the_cli_is_seen_by_the_running_bots_next_command(
     own_emulator: DiscordEmulator,

@@ -34,9 +34,11 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.domain.access import Participant
 from bot.domain.durations import UNITS, format_duration
 from bot.domain.lifecycle import Action, CaseState
 from bot.domain.models import Case, NewCase
+from bot.domain.permissions import Permission
 from bot.infra.clock import SystemClock
 from bot.infra.events import CaseCreated
 from bot.infra.shared import Shared, shared_state
@@ -60,8 +62,13 @@ TOLERANCE = 0.1  # seconds of timer slack allowed in the identify spacing
 #: A temporary ban ends this soon after its expiry (the timer loop is woken, not polled).
 ON_TIME = timedelta(seconds=3)
 
+#: Bots on the shared Redis hear every such bot's events (`lockdown:events`): those
+#: tests run on one pytest-xdist worker, one after another (tests/parallel.py).
+ON_SHARED_REDIS = pytest.mark.xdist_group("bots-on-shared-redis")
 SHAPES = [
-    pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.postgres], id="redis"),
+    pytest.param(
+        "redis", marks=[pytest.mark.redis, pytest.mark.postgres, ON_SHARED_REDIS], id="redis"
+    ),
     pytest.param("memory", marks=pytest.mark.postgres, id="memory"),
     pytest.param("memory-sqlite", id="memory-sqlite"),
 ]
@@ -557,7 +564,8 @@ async def test_a_config_write_elsewhere_reaches_the_owners_next_command(
     assert len(cluster.emulator.dms_to(told)) == 1
     owner = cluster.owner(g2)
 
-    await peer.config.set(g2.guild.id, "dm_on_warn", False, actor_id=g2.admin.id)
+    admin = Participant(g2.admin.id, 4, Permission.ADMINISTRATOR)
+    await peer.config.set(g2.guild.id, "dm_on_warn", False, actor=admin)
     try:
         warned = await run(
             cluster, g2, cluster.moderator, "warn", {"member": quiet, "reason": "spam"}
@@ -566,7 +574,7 @@ async def test_a_config_write_elsewhere_reaches_the_owners_next_command(
         assert "DM" not in warned.content
         assert cluster.emulator.dms_to(quiet) == []
     finally:
-        await peer.config.reset(g2.guild.id, "dm_on_warn", actor_id=g2.admin.id)
+        await peer.config.reset(g2.guild.id, "dm_on_warn", actor=admin)
     assert cluster.owner(g2) is owner  # the same process served both commands
     assert (await status(cluster, g2)).events >= 1
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case
 from db.engine import Database
@@ -63,6 +65,7 @@ def bot_for(
     return BotProcess(emulator, url, DEV_GUILD_IDS=ids, **extra)
 
 
+@pytest.mark.alone  # the restart races the second expiry with about a second to spare
 async def test_bans_end_on_time_even_across_a_restart(
     own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
 ) -> None:

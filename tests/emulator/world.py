@@ -7,6 +7,7 @@ read and mutate it, and tests build it up before the bot connects.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -313,7 +314,9 @@ class World:
     """Everything the emulated Discord knows."""
 
     def __init__(self, *, bot_user_id: int | None = None, bot_username: str = "Lockdown") -> None:
-        self.snowflakes = SnowflakeGenerator()
+        # Discord's process id field: emulators in two pytest-xdist workers minting in
+        # the same millisecond still mint different ids (the shared Redis keys by them).
+        self.snowflakes = SnowflakeGenerator(process_id=os.getpid())
         self.users: dict[int, User] = {}
         self.guilds: dict[int, Guild] = {}
         # Every channel, guild or DM, by id.
