@@ -7,9 +7,11 @@ import contextlib
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from bot.domain.models import Case
+from db import migrate
 from db.engine import Database
 from db.migrate import ROOT
 from tests.emulator import DiscordEmulator, StandardGuild, User
@@ -143,3 +145,16 @@ async def cases_once(
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"expected {count} cases for {user.username}, found {found}")
+
+
+async def preset_guild(
+    database_url: str, database: Database, server: StandardGuild, **settings: object
+) -> None:
+    """Before the bot starts: its database migrated, the guild known, and `settings`
+    stored (for example `antinuke_actions=1000` for a module that bans a lot)."""
+    await asyncio.to_thread(migrate.upgrade, database_url)
+    now = datetime.now(UTC)
+    async with database.transaction() as uow:
+        await uow.guilds.record_join(server.guild.id, server.guild.name, now=now)
+        for key, value in settings.items():
+            await uow.settings.set(server.guild.id, key, value, actor_id=1, now=now)

@@ -3,9 +3,7 @@ database, the reply, the DM and the mod-log post."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +11,9 @@ import pytest
 
 from bot.domain.lifecycle import Action
 from bot.domain.models import Case
-from db import migrate
 from db.engine import Database
 from tests.e2e.conftest import Members
+from tests.e2e.harness import preset_guild
 from tests.emulator import CallbackType, DiscordEmulator, Message, StandardGuild, User
 
 pytestmark = pytest.mark.usefixtures("bot", "clean_faults")
@@ -26,18 +24,16 @@ MODERATION_CALLS = r"/guilds/\d+/(bans|members|bulk-ban)"
 @pytest.fixture(scope="module", autouse=True)
 async def modlog_configured(
     bot_database_url: str, bot_database: Database, server: StandardGuild
-) -> AsyncIterator[None]:
+) -> None:
     """The guild has a mod-log channel before the bot starts."""
-    await asyncio.to_thread(migrate.upgrade, bot_database_url)
-    now = datetime.now(UTC)
-    async with bot_database.transaction() as uow:
-        await uow.guilds.record_join(server.guild.id, server.guild.name, now=now)
-        await uow.settings.set(
-            server.guild.id, "modlog_channel_id", server.mod_log.id, actor_id=1, now=now
-        )
-        # This module bans and kicks far more than a real moderator would.
-        await uow.settings.set(server.guild.id, "antinuke_actions", 1000, actor_id=1, now=now)
-    return
+    # This module bans and kicks far more than a real moderator would.
+    await preset_guild(
+        bot_database_url,
+        bot_database,
+        server,
+        modlog_channel_id=server.mod_log.id,
+        antinuke_actions=1000,
+    )
 
 
 async def run(

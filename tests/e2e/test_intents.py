@@ -3,15 +3,12 @@ no DM; text no database can store is refused before anything happens."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
-
 import pytest
 
 from bot.domain.lifecycle import Action, CaseState
-from db import migrate
 from db.engine import Database
 from tests.e2e.conftest import Members
+from tests.e2e.harness import preset_guild
 from tests.emulator import DiscordEmulator, StandardGuild
 
 pytestmark = pytest.mark.usefixtures("bot", "clean_faults")
@@ -21,11 +18,8 @@ pytestmark = pytest.mark.usefixtures("bot", "clean_faults")
 async def no_antinuke_limit(
     bot_database_url: str, bot_database: Database, server: StandardGuild
 ) -> None:
-    await asyncio.to_thread(migrate.upgrade, bot_database_url)
-    now = datetime.now(UTC)
-    async with bot_database.transaction() as uow:
-        await uow.guilds.record_join(server.guild.id, server.guild.name, now=now)
-        await uow.settings.set(server.guild.id, "antinuke_actions", 1000, actor_id=1, now=now)
+    """Bans in bursts would trip the anti-nuke limit, which is tested on its own."""
+    await preset_guild(bot_database_url, bot_database, server, antinuke_actions=1000)
 
 
 async def test_a_ban_discord_refuses_takes_its_dm_back_and_keeps_a_failed_case(

@@ -9,18 +9,16 @@ the limits itself and that Discord refused nothing along the way.
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.domain.models import Case
 from bot.domain.reasons import MAX_REASON
-from db import migrate
 from db.engine import Database
 from tests.cogs.fits import assert_fits
 from tests.e2e.conftest import Members
+from tests.e2e.harness import preset_guild
 from tests.emulator import DiscordEmulator, Message, StandardGuild, User
 
 pytestmark = pytest.mark.usefixtures("bot", "clean_faults")
@@ -39,13 +37,7 @@ def long_text(label: str) -> str:
 async def modlog_configured(
     bot_database_url: str, bot_database: Database, server: StandardGuild
 ) -> None:
-    await asyncio.to_thread(migrate.upgrade, bot_database_url)
-    now = datetime.now(UTC)
-    async with bot_database.transaction() as uow:
-        await uow.guilds.record_join(server.guild.id, server.guild.name, now=now)
-        await uow.settings.set(
-            server.guild.id, "modlog_channel_id", server.mod_log.id, actor_id=1, now=now
-        )
+    await preset_guild(bot_database_url, bot_database, server, modlog_channel_id=server.mod_log.id)
 
 
 def payload(message: Message) -> dict[str, Any]:

@@ -77,11 +77,22 @@ async def fragile(
     await fast.dispose()
 
 
-def lock_sqlite(url: str) -> sqlite3.Connection:
-    """Another connection that holds the write lock, as a stuck writer would."""
-    holder = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    return holder
+async def lock_sqlite(url: str) -> sqlite3.Connection:
+    """Another connection that holds the write lock, as a stuck writer would.
+
+    Taken in a thread: the bot's own statements finish on the event loop (a
+    RETURNING row is fetched after its statement ran), so blocking the loop while
+    waiting for the lock could wait on ourselves.
+    """
+
+    def take() -> sqlite3.Connection:
+        holder = sqlite3.connect(
+            url.split("///", 1)[1], isolation_level=None, check_same_thread=False
+        )
+        holder.execute("BEGIN IMMEDIATE")
+        return holder
+
+    return await asyncio.to_thread(take)
 
 
 async def test_a_database_that_cannot_take_the_intent_refuses_before_discord(
@@ -94,7 +105,7 @@ async def test_a_database_that_cannot_take_the_intent_refuses_before_discord(
     services, _ = fragile
     await services.config.get(guild_id)  # the configuration is cached: only the write fails
     if backend == "sqlite":
-        holder = lock_sqlite(database_url)
+        holder = await lock_sqlite(database_url)
         try:
             with pytest.raises(DatabaseUnavailable, match="nothing was done"):
                 await services.moderation.act(request(guild_id, Action.BAN))
@@ -125,7 +136,7 @@ async def test_a_database_lost_after_discord_acted_says_so_and_keeps_the_intent(
     holder: list[sqlite3.Connection] = []
 
     async def lock() -> None:
-        holder.append(lock_sqlite(url))
+        holder.append(await lock_sqlite(url))
 
     gateway.during["ban"] = lock
     try:
