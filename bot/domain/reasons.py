@@ -11,7 +11,7 @@ MAX_AUDIT_REASON = 512  # Discord's limit on X-Audit-Log-Reason
 NO_REASON = "no reason given"
 
 
-_MODERATOR_PREFIX = re.compile(r"^.*? \((\d+)\): ", re.DOTALL)
+_MODERATOR_PREFIX = re.compile(r"^.*? \((\d+)\)(?: case #(\d+))?: ", re.DOTALL)
 #: Control characters (C0, DEL, C1) but newline and tab, and lone surrogates: what no
 #: backend or driver stores faithfully (PostgreSQL refuses NUL; drivers refuse surrogates).
 _UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -48,13 +48,18 @@ def clean_reason(reason: str | None) -> str | None:
     return reason
 
 
-def audit_reason(moderator_name: str, moderator_id: int, reason: str | None) -> str:
-    """What Discord's audit log shows: who asked, then why, within 512 characters.
+def audit_reason(
+    moderator_name: str, moderator_id: int, reason: str | None, *, case: int | None = None
+) -> str:
+    """What Discord's audit log shows: who asked, for which case, then why, within
+    512 characters.
 
     The bot performs every action, so without the prefix the audit log would
-    credit the bot; reconciliation reads the id back from it.
+    credit the bot; reconciliation reads the id back from it, and the case
+    number tells it exactly which case the entry belongs to.
     """
-    text = f"{moderator_name} ({moderator_id}): {reason or NO_REASON}"
+    number = f" case #{case}" if case is not None else ""
+    text = f"{moderator_name} ({moderator_id}){number}: {reason or NO_REASON}"
     if len(text) <= MAX_AUDIT_REASON:
         return text
     return text[: MAX_AUDIT_REASON - 1] + "…"
@@ -64,6 +69,12 @@ def moderator_from_audit_reason(text: str | None) -> int | None:
     """The moderator id `audit_reason` put in front, if the text starts with one."""
     match = _MODERATOR_PREFIX.match(text or "")
     return int(match[1]) if match else None
+
+
+def case_from_audit_reason(text: str | None) -> int | None:
+    """The case number `audit_reason` put in front, if the text carries one."""
+    match = _MODERATOR_PREFIX.match(text or "")
+    return int(match[2]) if match and match[2] else None
 
 
 def reason_from_audit_reason(text: str | None) -> str | None:

@@ -149,7 +149,7 @@ class ActingService:
         if notify and kind.dm_first:
             sent = await self._notify(request, intent, config.appeal_text)
         try:
-            await self._apply(request, config, reason, now, expires_at)
+            await self._apply(request, config, intent, now, expires_at)
         except DiscordFailure as failure:
             await self._fail(intent, sent)
             raise ActionFailed(explain(request.action, failure)) from None
@@ -316,12 +316,17 @@ class ActingService:
         self,
         request: ActionRequest,
         config: GuildConfig,
-        reason: str | None,
+        intent: Case,
         now: datetime,
         expires: datetime | None,
     ) -> None:
-        """Carry the action out on Discord; raises `DiscordFailure` if Discord refused."""
-        audit = audit_reason(request.actor_name, request.scene.actor.id, reason)
+        """Carry the action out on Discord; raises `DiscordFailure` if Discord refused.
+
+        The audit-log reason names the case, so reconciliation links the entry
+        Discord writes to this case and no other."""
+        audit = audit_reason(
+            request.actor_name, request.scene.actor.id, intent.reason, case=intent.number
+        )
         guild, target = request.guild_id, request.scene.target_id
         match request.action:
             case Action.BAN:

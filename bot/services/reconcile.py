@@ -37,6 +37,7 @@ from bot.domain.models import Case, NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import (
     audit_reason,
+    case_from_audit_reason,
     moderator_from_audit_reason,
     reason_from_audit_reason,
 )
@@ -47,6 +48,7 @@ from bot.services.modlog import ModLog
 from bot.services.names import NameBook
 from bot.services.recording import confirm_case, record_case
 from db.engine import Database
+from db.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +156,8 @@ class ReconcileService:
         async with self._database.autocommit() as uow:
             if await uow.cases.find_by_audit_entry(record.guild_id, record.entry_id):
                 return None
-            case = await uow.cases.find_unlinked(
-                record.guild_id,
-                record.target_id,
-                possible_sources(record.kind),
-                since=record.at - LINK_WINDOW,
-            )
-            if case is not None:
+            case = await self._own_case(uow, record)
+            if case is not None and case.audit_log_entry_id is None:
                 with contextlib.suppress(DuplicateAuditEntry):  # linked by another process
                     await uow.cases.link_audit_entry(record.guild_id, case.number, record.entry_id)
         if case is not None:
@@ -180,6 +177,27 @@ class ReconcileService:
             record.guild_id,
         )
         return await self._record(record, moderator_id=moderator, reason=reason)
+
+    @staticmethod
+    async def _own_case(uow: UnitOfWork, record: AuditRecord) -> Case | None:
+        """The case the bot's own entry came from: the one its reason names, or (for
+        entries written before reasons named cases) the newest unlinked one that
+        could have produced it. A failed case cannot have: Discord did not act."""
+        sources = possible_sources(record.kind)
+        number = case_from_audit_reason(record.reason)
+        if number is None:
+            return await uow.cases.find_unlinked(
+                record.guild_id, record.target_id, sources, since=record.at - LINK_WINDOW
+            )
+        case = await uow.cases.get(record.guild_id, number)
+        if (
+            case is None
+            or case.type not in sources
+            or case.target_id != record.target_id
+            or case.state is CaseState.FAILED
+        ):
+            return None
+        return case  # a softban's second entry names a case its first one linked
 
     async def _record(
         self, record: AuditRecord, *, moderator_id: int, reason: str | None

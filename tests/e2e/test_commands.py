@@ -103,10 +103,11 @@ async def test_temporary_ban_dms_first_then_bans_records_and_logs(
     ban = next(i for i, p in enumerate(paths) if re.match(r"PUT /guilds/\d+/bans/\d+", p))
     assert dm < ban, "the DM must go out while the member can still receive it"
     ban_request = emulator.requests[start + ban]
-    assert ban_request.reason == f"{server.moderator.username} ({server.moderator.id}): raiding"
     assert ban_request.query == {"delete_message_seconds": "3600"}
 
     [case] = await cases_of(bot_database, server, target)
+    moderator = f"{server.moderator.username} ({server.moderator.id})"
+    assert ban_request.reason == f"{moderator} case #{case.number}: raiding"
     assert (case.type, case.active, case.reason, case.dm_delivered) == (
         Action.BAN,
         True,

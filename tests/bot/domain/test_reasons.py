@@ -8,6 +8,7 @@ from bot.domain.reasons import (
     MAX_AUDIT_REASON,
     InvalidReason,
     audit_reason,
+    case_from_audit_reason,
     clean_reason,
     moderator_from_audit_reason,
     reason_from_audit_reason,
@@ -51,3 +52,14 @@ def test_the_reason_can_be_read_back_too() -> None:
     assert reason_from_audit_reason(audit_reason("alice", 42, None)) is None
     assert reason_from_audit_reason("typed in Discord") == "typed in Discord"
     assert reason_from_audit_reason(None) is None
+
+
+def test_the_audit_reason_names_the_case_and_is_read_back() -> None:
+    text = audit_reason("alice", 42, "spam: again (really)", case=17)
+    assert text == "alice (42) case #17: spam: again (really)"
+    assert moderator_from_audit_reason(text) == 42
+    assert case_from_audit_reason(text) == 17
+    assert reason_from_audit_reason(text) == "spam: again (really)"
+    older = audit_reason("alice", 42, "spam")  # entries written before reasons named cases
+    assert case_from_audit_reason(older) is None
+    assert reason_from_audit_reason(older) == "spam"

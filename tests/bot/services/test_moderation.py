@@ -39,7 +39,7 @@ async def test_ban_tells_the_member_first_then_bans_records_and_announces(
     )
 
     assert gateway.names() == ["dm", "ban", "modlog"]
-    assert gateway.calls[1] == ("ban", MEMBER, "mod (20): spam", 3600)
+    assert gateway.calls[1] == ("ban", MEMBER, "mod (20) case #1: spam", 3600)
     assert "banned from **Test Guild**" in str(gateway.calls[0][2])
     case = outcome.case
     assert (case.type, case.active, case.expires_at) == (

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.lifecycle import Action, CaseState
+from bot.domain.lifecycle import Action, CaseState, DiscordEntry
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import Membership
+from bot.domain.reasons import audit_reason
 from bot.services.container import Services
+from bot.services.reconcile import AuditRecord
 from bot.services.settling import STALE_AFTER
 from db.engine import Database
+from tests.bot.services.conftest import BOT
 from tests.bot.services.edge import MEMBER, MOD, NOW, FixedClock, RecordingGateway, request
 from tests.helpers import record
 
@@ -95,3 +98,23 @@ async def test_a_warning_needs_no_discord_answer_and_is_confirmed(
     clock.at = NOW + STALE_AFTER + timedelta(seconds=1)
     assert await services.settling.settle_stale() >= 1
     assert await state_of(database, guild_id, warning.number) is CaseState.ACTIVE
+
+
+async def test_an_own_audit_entry_links_to_the_case_it_names_not_the_newest(
+    services: Services, database: Database, guild_id: int
+) -> None:
+    """Two kicks of one member (they came back in between): the first was applied and
+    then the bot died; its entry must confirm the first case, not link the second."""
+    first = await left_pending(database, guild_id, Action.KICK)
+    second = await left_pending(database, guild_id, Action.KICK)
+    entry = AuditRecord(
+        guild_id=guild_id, entry_id=555, kind=DiscordEntry.KICK, actor_id=BOT.id,
+        target_id=MEMBER, reason=audit_reason("mod", MOD, "spam", case=first.number),
+        at=NOW - timedelta(seconds=1),
+    )  # fmt: skip
+    assert await services.reconcile.catch_up(guild_id, [entry]) == 0  # nothing new recorded
+    async with database.autocommit() as uow:
+        linked = await uow.cases.require(guild_id, first.number)
+        other = await uow.cases.require(guild_id, second.number)
+    assert (linked.state, linked.audit_log_entry_id) == (CaseState.CLOSED, 555)
+    assert (other.state, other.audit_log_entry_id) == (CaseState.PENDING, None)
