@@ -93,6 +93,9 @@ class NullGateway:
     async def is_banned(self, guild_id: int, user_id: int) -> bool:
         return False
 
+    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
+        return False
+
     async def user_exists(self, user_id: int) -> bool:
         return True
 

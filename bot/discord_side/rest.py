@@ -149,6 +149,17 @@ class RestActions:
             raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
         return True
 
+    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
+        log_page = await _discord(
+            self._http.get_audit_logs(
+                guild_id, limit=100, action_type=discord.AuditLogAction.kick.value
+            )
+        )
+        return any(
+            int(entry.get("target_id") or 0) == user_id and marker in (entry.get("reason") or "")
+            for entry in log_page["audit_log_entries"]
+        )
+
     async def user_exists(self, user_id: int) -> bool:
         try:
             await self._http.get_user(user_id)
@@ -256,6 +267,9 @@ class Offline:
         raise self._refuse()
 
     async def is_banned(self, guild_id: int, user_id: int) -> bool:
+        raise self._refuse()
+
+    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
         raise self._refuse()
 
     async def user_exists(self, user_id: int) -> bool:

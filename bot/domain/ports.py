@@ -74,6 +74,10 @@ class DiscordActions(Protocol):
 
     async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
 
+    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
+        """Whether Discord's audit log shows a kick of the user whose reason has `marker`."""
+        ...
+
     async def user_exists(self, user_id: int) -> bool:
         """Whether Discord knows this user id at all."""
         ...

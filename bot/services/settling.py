@@ -137,6 +137,7 @@ class IntentSettler:
                 member = await self._discord.membership(guild, user)
                 return member is None or member.timed_out_until is None
             case Action.KICK | Action.SOFTBAN:
-                return await self._discord.membership(guild, user) is None
+                # Membership says nothing once they rejoin: the audit log names the case.
+                return await self._discord.kicked(guild, user, f"case #{case.number}:")
             case Action.WARN | Action.NOTE | Action.PARDON:
                 return True  # nothing to ask Discord: the record is the action

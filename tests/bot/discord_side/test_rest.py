@@ -73,6 +73,9 @@ async def test_actions_reach_discord_without_a_gateway_connection(
     assert result.banned == [server.members[2].id]
     assert result.failed == []
 
+    await rest.kick(server.guild.id, stranger.id, reason="mod (1) case #9: spam")
+    assert await rest.kicked(server.guild.id, stranger.id, "case #9:")
+    assert not await rest.kicked(server.guild.id, stranger.id, "case #10:")
     assert await rest.delete_dm(sent)
     assert emulator.dms_to(member) == []  # taken back
     await rest.unban(server.guild.id, member.id, reason="mod (1): appeal accepted")

@@ -77,6 +77,10 @@ class RecordingGateway:
         self._call("is_banned", user_id)
         return user_id in self.banned
 
+    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
+        self._call("kicked", user_id, marker)
+        return any(call[0] == "kick" and marker in str(call[2]) for call in self.calls)
+
     async def user_exists(self, user_id: int) -> bool:
         self._call("user_exists", user_id)
         return user_id not in self.unknown_users
