@@ -231,8 +231,12 @@ class ActingService:
             return await uow.cases.create(request.guild_id, intent)
 
     async def _fail(self, intent: Case, sent: SentDm | None) -> None:
-        """Discord refused: the case is kept as failed, and a DM that already told the
-        member is taken back (or, if it cannot be deleted, corrected)."""
+        """Discord refused: a DM that already told the member is taken back (or, if it
+        cannot be deleted, corrected), then the case is kept as failed. In this order,
+        a crash in between leaves the case pending, and settling it takes the DM back
+        again (finding none); the other order could leave a failed case's DM behind."""
+        if sent is not None:
+            await enforcement.take_back_dm(self._discord, intent, sent)
         try:
             async with self._database.autocommit() as uow:
                 await uow.cases.settle(
@@ -249,8 +253,6 @@ class ActingService:
                 intent.number,
                 intent.guild_id,
             )
-        if sent is not None:
-            await enforcement.take_back_dm(self._discord, intent, sent)
 
     async def report_burst(self, guild_id: int, user_id: int, command: str) -> None:
         """Alert the moderators and keep it in the change log: someone ran /`command`

@@ -104,6 +104,8 @@ class IntentSettler:
             await self._events.publish(CaseCreated.of(recorded.case))
             await self._modlog.post(recorded.case, note="confirmed after an interruption")
             return True
+        # The DM first: a crash in between leaves the case pending, to be settled again.
+        await enforcement.take_back_dm(self._discord, case, None)
         async with self._database.autocommit() as uow:
             failed = await uow.cases.settle(case.guild_id, case.number, CaseState.FAILED)
         if failed is None:
@@ -113,7 +115,6 @@ class IntentSettler:
             case.number,
             case.guild_id,
         )
-        await enforcement.take_back_dm(self._discord, case, None)
         return True
 
     async def _happened(self, case: Case) -> bool:
