@@ -14,7 +14,7 @@ from tests.helpers import record
 
 
 async def main(url: str, guild_id: int, count: int) -> None:
-    database = Database(url, pool_size=5, max_overflow=5)
+    database = Database(url, pool_size=3, max_overflow=2)
     new = NewCase(Action.NOTE, target_id=1, moderator_id=2, created_at=datetime.now(UTC))
 
     async def one(index: int) -> int:

@@ -10,8 +10,9 @@ import pytest
 from db.migrate import ROOT
 
 
-#: Four processes with two pools each: some 80 connections to PostgreSQL at once
-#: (of its 100) and a burst of CPU, so no other test of the run beside it.
+#: Four processes with two pools of at most 5 each: up to 40 connections to
+#: PostgreSQL (of its 100; at 80 the connections other tests' pools still held
+#: once pushed a run over the limit) and a burst of CPU, so no other test beside it.
 @pytest.mark.alone
 async def test_four_processes_share_one_sequence(database_url: str, guild_id: int) -> None:
     processes = [
