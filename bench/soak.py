@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BACKENDS, fresh_database
-from tests.e2e.soak_support import KILL_MODES, KNOWN_BUGS, SoakPlan, SoakResult, run_soak
+from tests.e2e.soak_support import KILL_MODES, SoakPlan, SoakResult, run_soak
 from tests.emulator import DiscordEmulator
 
 __all__ = ["KILL_MODES", "SoakPlan", "main", "run_backend"]
@@ -75,8 +75,6 @@ async def main(
                 print(f"soak  {at:8.2f} s  {what}", flush=True)
             for text in result.remarks:  # members behind an observation worth a look
                 print(text.replace("---", "--- (observed)", 1), flush=True)
-        for name, count in result.known.items():
-            print(f"soak  known bug {name!r} ({count}x): {KNOWN_BUGS[name]}", flush=True)
         for text in result.stories:  # what happened to each member that disagreed
             print(text, flush=True)
         if logs is not None:

@@ -96,6 +96,7 @@ def build_services(
             events=shared.bus,
             modlog=modlog,
             names=names,
+            locks=locks,
         ),
         data=DataService(database, config, clock),
         throttle=CommandThrottle(

@@ -97,6 +97,11 @@ class Reconciliation(commands.Cog):
             guild = await self._queue.get()
             try:
                 await self.catch_up(guild)
+                restored = await self.service.restore_mutes(guild.id)
+                if restored:
+                    log.info(
+                        "re-applied %d mutes in guild %s after a missed join", restored, guild.id
+                    )
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
             except Exception:

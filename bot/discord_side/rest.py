@@ -28,12 +28,22 @@ from bot.discord_side.limits import (
     cut,
 )
 from bot.discord_side.mentions import NO_MENTIONS
-from bot.domain.lifecycle import Action
+from bot.domain.lifecycle import Action, DiscordEntry
 from bot.domain.ports import BulkBanResult, DiscordFailure, Membership, ModLogEntry, SentDm
 from bot.domain.reasons import NO_REASON
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: The audit-log action each kind of entry is filed under.
+AUDIT_ACTIONS = {
+    DiscordEntry.BAN: discord.AuditLogAction.ban,
+    DiscordEntry.UNBAN: discord.AuditLogAction.unban,
+    DiscordEntry.KICK: discord.AuditLogAction.kick,
+    DiscordEntry.TIMEOUT: discord.AuditLogAction.member_update,
+    DiscordEntry.UNTIMEOUT: discord.AuditLogAction.member_update,
+    DiscordEntry.ROLES: discord.AuditLogAction.member_role_update,
+}
 
 CASE_COLOURS = {
     Action.BAN: discord.Colour.red(),
@@ -149,16 +159,20 @@ class RestActions:
             raise DiscordFailure(error.status, error.code, error.text or str(error)) from None
         return True
 
-    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
-        log_page = await _discord(
-            self._http.get_audit_logs(
-                guild_id, limit=100, action_type=discord.AuditLogAction.kick.value
+    async def in_audit_log(
+        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+    ) -> bool:
+        for action in dict.fromkeys(AUDIT_ACTIONS[kind] for kind in kinds):
+            log_page = await _discord(
+                self._http.get_audit_logs(guild_id, limit=100, action_type=action.value)
             )
-        )
-        return any(
-            int(entry.get("target_id") or 0) == user_id and marker in (entry.get("reason") or "")
-            for entry in log_page["audit_log_entries"]
-        )
+            if any(
+                int(entry.get("target_id") or 0) == user_id
+                and marker in (entry.get("reason") or "")
+                for entry in log_page["audit_log_entries"]
+            ):
+                return True
+        return False
 
     async def user_exists(self, user_id: int) -> bool:
         try:
@@ -269,7 +283,9 @@ class Offline:
     async def is_banned(self, guild_id: int, user_id: int) -> bool:
         raise self._refuse()
 
-    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
+    async def in_audit_log(
+        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+    ) -> bool:
         raise self._refuse()
 
     async def user_exists(self, user_id: int) -> bool:

@@ -70,6 +70,9 @@ class DiscordEntry(enum.StrEnum):
     KICK = "kick"
     TIMEOUT = "timeout"
     UNTIMEOUT = "untimeout"
+    #: A member's roles changed: the mute role given or taken (never recorded as a case
+    #: by itself; only the bot's own entries of it are looked for).
+    ROLES = "roles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +197,7 @@ KINDS: dict[Action, ActionKind] = {
             dm_setting="mute",
             dm_phrase="timed out in",
             seen_as=DiscordEntry.TIMEOUT,
-            leaves=(DiscordEntry.TIMEOUT,),
+            leaves=(DiscordEntry.TIMEOUT, DiscordEntry.ROLES),
             past_tense="Timed out",
             verb="time out",
         ),
@@ -204,7 +207,7 @@ KINDS: dict[Action, ActionKind] = {
             actor_needs=MODERATE,
             bot_needs=MODERATE,
             seen_as=DiscordEntry.UNTIMEOUT,
-            leaves=(DiscordEntry.UNTIMEOUT,),
+            leaves=(DiscordEntry.UNTIMEOUT, DiscordEntry.ROLES),
             past_tense="Removed the timeout of",
             verb="remove the timeout of",
         ),
@@ -219,7 +222,7 @@ KINDS: dict[Action, ActionKind] = {
         ActionKind(
             # Ends the case it names (a warning, a ban or a mute), lifting it on Discord.
             Action.PARDON,
-            leaves=(DiscordEntry.UNBAN, DiscordEntry.UNTIMEOUT),
+            leaves=(DiscordEntry.UNBAN, DiscordEntry.UNTIMEOUT, DiscordEntry.ROLES),
             past_tense="Pardoned",
             verb="pardon",
         ),

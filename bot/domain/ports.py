@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain.errors import LockdownError
+from bot.domain.lifecycle import DiscordEntry
 from bot.domain.models import Case
 
 
@@ -50,6 +51,11 @@ class Membership:
     timed_out_until: datetime | None
     role_ids: frozenset[int]
 
+    def muted(self, now: datetime, mute_role_id: int | None) -> bool:
+        """Whether Discord mutes them now: a timeout not yet over, or the mute role."""
+        timed_out = self.timed_out_until is not None and self.timed_out_until > now
+        return timed_out or (mute_role_id is not None and mute_role_id in self.role_ids)
+
 
 @dataclass(frozen=True, slots=True)
 class BulkBanResult:
@@ -74,8 +80,11 @@ class DiscordActions(Protocol):
 
     async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
 
-    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
-        """Whether Discord's audit log shows a kick of the user whose reason has `marker`."""
+    async def in_audit_log(
+        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+    ) -> bool:
+        """Whether Discord's audit log has a recent entry of one of `kinds` against the
+        user whose reason has `marker` (the bot's own entries name their case)."""
         ...
 
     async def user_exists(self, user_id: int) -> bool:

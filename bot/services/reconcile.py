@@ -9,12 +9,17 @@ reconciliation source:
   records its case itself.
 * At start-up, every entry since the last start-up is read again. People's
   entries are recorded if the live event was missed; the bot's own entries are
-  linked to the case they produced, or, if the bot died before recording one,
-  the case is recorded then, credited to the moderator named in the reason.
-  Only entries made before this process started are settled this way: a later
-  own entry belongs to an action of this process that may still be recording
-  its case (Discord applies an action before the case is written), and reading
-  it as "applied but never recorded" would record it twice.
+  linked to the case they name. Such a case may still be pending (the bot died
+  between Discord's answer and the confirmation): settling it is left to the
+  sweep (`IntentSettler`), which reads what Discord shows now under the
+  member's lease; an entry says what happened then, and a moderator may have
+  acted on the member since. Only entries of a bot too old to record intents
+  (their reasons name no case) can reveal an action never recorded at all; that
+  case is recorded then, credited to the moderator named in the reason. Only
+  entries made before this process started are read: later ones belong to
+  this process's own actions.
+* A mute in force is re-applied to a member who comes back, and at start-up to
+  one who came back while no process was watching.
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ from bot.domain.reasons import (
 from bot.infra.events import CaseCreated, EventBus
 from bot.services import enforcement
 from bot.services.config import ConfigService
+from bot.services.locks import MemberBusy, MemberLocks
 from bot.services.modlog import ModLog
 from bot.services.names import NameBook
-from bot.services.recording import confirm_case, record_case
+from bot.services.recording import record_case
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
 
@@ -54,6 +60,8 @@ log = logging.getLogger(__name__)
 
 #: How far back an own audit entry looks for the case it produced.
 LINK_WINDOW = timedelta(minutes=10)
+#: Mutes in force read at a time when restoring them at start-up.
+BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,9 @@ class ReconcileService:
         events: EventBus,
         modlog: ModLog,
         names: NameBook,
+        locks: MemberLocks,
     ) -> None:
+        self._locks = locks
         self._database = database
         self._discord = discord
         self._config = config
@@ -130,14 +140,52 @@ class ReconcileService:
 
     async def member_joined(self, guild_id: int, user_id: int) -> bool:
         """Re-apply a mute that is still in force to a member who left and came back."""
+        try:
+            async with self._locks.hold(guild_id, user_id):
+                return await self._reapply_mute(guild_id, user_id, if_missing=False)
+        except MemberBusy:
+            log.warning("could not re-mute %s in guild %s: the member is busy", user_id, guild_id)
+            return False
+
+    async def restore_mutes(self, guild_id: int) -> int:
+        """Re-apply the mutes in force that Discord no longer shows: their members came
+        back while no process was watching (the bot was down, or its database). Once
+        per guild and process, at start-up; how many were re-applied."""
+        restored, after = 0, 0
+        while True:
+            async with self._database.autocommit() as uow:
+                mutes = await uow.cases.in_force(guild_id, Action.MUTE, after=after, limit=BATCH)
+            for mute in mutes:
+                try:
+                    async with self._locks.hold(guild_id, mute.target_id):
+                        restored += await self._reapply_mute(
+                            guild_id, mute.target_id, if_missing=True
+                        )
+                except MemberBusy:
+                    continue  # an action on the member is running: it decides
+            if len(mutes) < BATCH:
+                return restored
+            after = mutes[-1].number
+
+    async def _reapply_mute(self, guild_id: int, user_id: int, *, if_missing: bool) -> bool:
+        """Under the member's lease: impose their mute in force again (if `if_missing`,
+        only when they are here and Discord shows no timeout or mute role)."""
         now = self._clock.now()
         async with self._database.autocommit() as uow:
             mute = await uow.cases.active(guild_id, user_id, Action.MUTE)
         if mute is None or mute.expires_at is None or mute.expires_at <= now:
             return False
+        config = await self._config.get(guild_id)
+        if if_missing:
+            try:
+                member = await self._discord.membership(guild_id, user_id)
+            except DiscordFailure as failure:
+                log.warning("could not look at %s in guild %s: %s", user_id, guild_id, failure)
+                return False
+            if member is None or member.muted(now, config.mute_role_id):
+                return False
         bot_id = self._bot_id()
         reason = audit_reason("Lockdown", bot_id, f"re-applying the mute of case #{mute.number}")
-        config = await self._config.get(guild_id)
         try:
             await enforcement.impose_mute(
                 self._discord, config, guild_id, user_id,
@@ -149,7 +197,7 @@ class ReconcileService:
         return True
 
     async def _settle_own(self, record: AuditRecord) -> Case | None:
-        """Link the bot's own entry to its case, or record the case a crash lost."""
+        """Link the bot's own entry to its case, or record the case an old bot lost."""
         moderator = moderator_from_audit_reason(record.reason)
         if moderator is None or moderator == record.actor_id:
             return None  # expiries and renewals record themselves
@@ -160,16 +208,8 @@ class ReconcileService:
             if case is not None and case.audit_log_entry_id is None:
                 with contextlib.suppress(DuplicateAuditEntry):  # linked by another process
                     await uow.cases.link_audit_entry(record.guild_id, case.number, record.entry_id)
-        if case is not None:
-            if case.state is CaseState.PENDING:  # the entry proves Discord applied it
-                await confirm_case(
-                    self._database,
-                    case,
-                    revoked_by=case.moderator_id,
-                    revoke_reason=f"superseded by a {case.type.value}",
-                    at=self._clock.now(),
-                )
-            return None
+        if case is not None or case_from_audit_reason(record.reason) is not None:
+            return None  # its case exists: the sweep settles it if it is still pending
         reason = reason_from_audit_reason(record.reason)
         log.warning(
             "recording a %s in guild %s that was applied but never recorded",
@@ -180,9 +220,9 @@ class ReconcileService:
 
     @staticmethod
     async def _own_case(uow: UnitOfWork, record: AuditRecord) -> Case | None:
-        """The case the bot's own entry came from: the one its reason names, or (for
-        entries written before reasons named cases) the newest unlinked one that
-        could have produced it. A failed case cannot have: Discord did not act."""
+        """The case the bot's own entry came from, to link it to: the one its reason
+        names, or (for entries written before reasons named cases) the newest
+        unlinked one that could have produced it. A failed case is not linked."""
         sources = possible_sources(record.kind)
         number = case_from_audit_reason(record.reason)
         if number is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.domain.lifecycle import Action
+from bot.domain.lifecycle import Action, CaseState
 from bot.domain.models import Case, NewCase
 from db.engine import Database
 from db.unit_of_work import UnitOfWork
@@ -84,11 +84,16 @@ async def confirm_case(
     revoked_by: int,
     revoke_reason: str | None,
     at: datetime,
+    lifted_since: str | None = None,
     **values: object,
 ) -> Recorded | None:
     """Discord carried a pending case's action out: end what it ends or replaces and
     put the case in force (or close it), in one transaction. None if the case was
-    no longer pending (reconciliation settled it meanwhile)."""
+    no longer pending (reconciliation settled it meanwhile).
+
+    A late confirmation (settling what a crash left pending) ends only older cases,
+    and a ban or mute that is not in force any more closes instead: with
+    `lifted_since` (why), or when a newer one of its kind is in force."""
     if pending.type.kind.lifted is None:  # nothing to end: one statement, no transaction
         async with database.autocommit() as uow:
             case = await uow.cases.settle(
@@ -100,12 +105,19 @@ async def confirm_case(
             ended = await _end(
                 uow, pending.guild_id, pending.type, pending.target_id, at,
                 revoked_by=revoked_by, revoke_reason=revoke_reason, ending=None,
+                older_than=pending.number,
             )  # fmt: skip
             if ended is not None and pending.related_number is None:
                 values["related_number"] = ended.number
-            case = await uow.cases.settle(
-                pending.guild_id, pending.number, pending.type.kind.confirmed_state, **values
-            )
+            state = pending.type.kind.confirmed_state
+            if state is CaseState.ACTIVE:
+                newer = await uow.cases.active(pending.guild_id, pending.target_id, pending.type)
+                if newer is not None and newer.number > pending.number:
+                    lifted_since = f"superseded by case #{newer.number}"
+                if lifted_since is not None:
+                    state = CaseState.CLOSED
+                    values |= {"revoked_at": at, "revoke_reason": lifted_since}
+            case = await uow.cases.settle(pending.guild_id, pending.number, state, **values)
             if case is None:
                 raise _NotPending  # roll the ending back too
     except _NotPending:
@@ -123,8 +135,10 @@ async def _end(
     revoked_by: int | None,
     revoke_reason: str | None,
     ending: int | None,
+    older_than: int | None = None,
 ) -> Case | None:
-    """End case `ending`, or else the member's case in force of the kind `action` lifts."""
+    """End case `ending`, or else the member's case in force of the kind `action` lifts
+    (only one numbered below `older_than`, if given)."""
     revoked_at = None if revoked_by is None else at
     if ending is not None:
         return await uow.cases.close(
@@ -135,6 +149,6 @@ async def _end(
     if lifted is None:
         return None
     return await uow.cases.close_active(
-        guild_id, target_id, lifted,
+        guild_id, target_id, lifted, older_than=older_than,
         revoked_by=revoked_by, revoked_at=revoked_at, revoke_reason=revoke_reason,
     )  # fmt: skip

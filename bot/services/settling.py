@@ -4,9 +4,13 @@ Every action records a pending case before it asks Discord, then confirms it
 or marks it failed. A process that dies in between, or a database that fails
 at the confirmation, leaves the case pending. A case pending for longer than
 any action takes (its member's lease ran out) is settled by asking Discord
-what is true now: is the user banned, is the member timed out, are they
-still here. What Discord shows becomes the record; an action that did not
-happen is marked failed and the DM announcing it is taken back.
+what is true now: is the user banned, is the member timed out. What Discord
+shows becomes the record. Where it shows nothing (the ban is not there, the
+member came back after a kick), the audit log says whether the bot's own
+entry naming the case exists: then the action happened and was undone since,
+and its case closes; else it never happened, is marked failed and the DM
+announcing it is taken back. Only this sweep settles a pending case, always
+under the member's lease, so nothing acts on the member while it looks.
 """
 
 from __future__ import annotations
@@ -82,24 +86,30 @@ class IntentSettler:
         """Confirm or fail one pending case from what Discord shows now; False when
         Discord could not tell (it is tried again at the next sweep)."""
         try:
-            happened = await self._happened(case)
+            shown = await self._shown(case)
+            happened = shown is True or await self._discord.in_audit_log(
+                case.guild_id, case.target_id, case.type.kind.leaves, f"case #{case.number}:"
+            )
         except DiscordFailure as failure:
             log.warning("could not settle case #%s in %s: %s", case.number, case.guild_id, failure)
             return False
         if happened:
+            lifted = "undone on Discord before it was confirmed" if shown is False else None
             recorded = await confirm_case(
                 self._database,
                 case,
                 revoked_by=case.moderator_id,
                 revoke_reason=f"superseded by a {case.type.value}",
                 at=self._clock.now(),
+                lifted_since=lifted if case.type.kind.stays_active else None,
             )
             if recorded is None:
                 return False
             log.warning(
-                "case #%s in guild %s was applied but left pending; confirmed",
+                "case #%s in guild %s was applied but left pending; confirmed (%s)",
                 case.number,
                 case.guild_id,
+                recorded.case.state.value,
             )
             await self._events.publish(CaseCreated.of(recorded.case))
             await self._modlog.post(recorded.case, note="confirmed after an interruption")
@@ -117,8 +127,9 @@ class IntentSettler:
         )
         return True
 
-    async def _happened(self, case: Case) -> bool:
-        """Whether Discord shows the case's action as done."""
+    async def _shown(self, case: Case) -> bool | None:
+        """Whether Discord shows the case's action in effect now; None if it cannot
+        tell (a kick: the member may have come back; a mute of a member who left)."""
         guild, user = case.guild_id, case.target_id
         match case.type:
             case Action.BAN:
@@ -128,17 +139,13 @@ class IntentSettler:
             case Action.MUTE:
                 member = await self._discord.membership(guild, user)
                 if member is None:
-                    return False
+                    return None  # re-applied when they come back, if it happened
                 role = (await self._config.get(guild)).mute_role_id
-                until = member.timed_out_until
-                return (until is not None and until > self._clock.now()) or (
-                    role is not None and role in member.role_ids
-                )
+                return member.muted(self._clock.now(), role)
             case Action.UNMUTE:
                 member = await self._discord.membership(guild, user)
                 return member is None or member.timed_out_until is None
             case Action.KICK | Action.SOFTBAN:
-                # Membership says nothing once they rejoin: the audit log names the case.
-                return await self._discord.kicked(guild, user, f"case #{case.number}:")
+                return None  # only the audit log can tell
             case Action.WARN | Action.NOTE | Action.PARDON:
                 return True  # nothing to ask Discord: the record is the action

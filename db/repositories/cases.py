@@ -219,6 +219,23 @@ class CaseRepository(Repository):
             )
         )
 
+    async def in_force(
+        self, guild_id: int, type: Action, *, after: int = 0, limit: int = 100
+    ) -> list[Case]:
+        """The guild's bans or mutes in force numbered above `after`, in number order
+        (a page at a time)."""
+        return await self._many(
+            select(*_CASE_COLUMNS)
+            .where(
+                cases.c.guild_id == guild_id,
+                cases.c.type == type.value,
+                IN_FORCE,
+                cases.c.number > after,
+            )
+            .order_by(cases.c.number)
+            .limit(limit)
+        )
+
     async def active_warnings(
         self, guild_id: int, target_id: int, *, now: datetime, since: datetime | None = None
     ) -> list[Case]:
@@ -335,8 +352,12 @@ class CaseRepository(Repository):
         revoked_by: int | None,
         revoked_at: datetime | None,
         revoke_reason: str | None,
+        older_than: int | None = None,
     ) -> Case | None:
-        """End the target's ban or mute in force (one statement); the ended case, if any."""
+        """End the target's ban or mute in force (one statement); the ended case, if any.
+        With `older_than`, only a case numbered below it: a late confirmation of an
+        action never ends what came after it."""
+        newer_kept = () if older_than is None else (cases.c.number < older_than,)
         return await self._one(
             update(cases)
             .where(
@@ -344,6 +365,7 @@ class CaseRepository(Repository):
                 cases.c.target_id == target_id,
                 cases.c.type == type.value,
                 IN_FORCE,
+                *newer_kept,
             )
             .values(
                 state=CaseState.CLOSED.value,

@@ -26,8 +26,7 @@ case and its start-up catch-up has read the audit log, is stopped, and `verify`
 checks every member: banned on Discord iff an active ban case, timed out iff an
 active mute case, at most one of each, nothing pending; every command's Discord
 action recorded by at most one confirmed case; every DM naming a case names one
-that did not fail, or was deleted. A disagreement that carries the evidence of
-a bug already pinned down by an xfail test is counted as that bug (KNOWN_BUGS).
+that did not fail, or was deleted.
 
 Every command carries a reason `soak#<index>`, which Discord's audit log keeps
 (behind the moderator's name), so each of the bot's Discord actions can be
@@ -90,6 +89,14 @@ TOKEN = re.compile(r"soak#(\d+)")
 
 
 # --------------------------------------------------------------------- outages
+
+
+async def expire_leases(database: Database) -> None:
+    """Let every member lease run out now, as if LEASE_SECONDS had passed: only while
+    no bot process runs (then every lease is a dead process's)."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    async with database.transaction() as uow:
+        await uow.execute(update(table_of(MemberLockRow)).values(expires_at=past))
 
 
 class TcpProxy:
@@ -283,9 +290,7 @@ class SoakResult:
     outcomes: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     cases: Counter[str] = field(default_factory=Counter)
-    disagreements: list[str] = field(default_factory=list)  # every one, known or not
-    known: Counter[str] = field(default_factory=Counter)  # how many were KNOWN_BUGS
-    unexplained: list[str] = field(default_factory=list)  # the others
+    disagreements: list[str] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)
     tracebacks: list[str] = field(default_factory=list)
     exit_codes: list[int | None] = field(default_factory=list)
@@ -295,13 +300,13 @@ class SoakResult:
     remarks: list[str] = field(default_factory=list)  # of members behind odd observations
     bot_outputs: list[str] = field(default_factory=list)  # every process's, in order
 
+    @property
+    def unexplained_tracebacks(self) -> list[str]:
+        """Tracebacks that are not outage noise (OUTAGE_TRACEBACKS)."""
+        return [t for t in self.tracebacks if not any(k in t for k in OUTAGE_TRACEBACKS)]
+
     def disagreement_summary(self) -> str:
-        if not self.disagreements:
-            return "0"
-        known = ", ".join(f"{count} {name!r}" for name, count in self.known.items())
-        return f"{len(self.disagreements)}: {len(self.unexplained)} unexplained" + (
-            f"; known bugs: {known}" if known else ""
-        )
+        return str(len(self.disagreements))
 
     def table(self) -> str:
         rows = [
@@ -314,7 +319,10 @@ class SoakResult:
             ("refused (other)", _counts(self.refusals, limit=6)),
             ("cases by state", _counts(self.cases)),
             ("observed (not disagreements)", _counts(self.notes) or "none"),
-            ("tracebacks in bot output", str(len(self.tracebacks))),
+            (
+                "tracebacks in bot output",
+                f"{len(self.tracebacks)} ({len(self.unexplained_tracebacks)} unexplained)",
+            ),
             (
                 "bot exit codes",
                 ", ".join("killed" if c is None else str(c) for c in self.exit_codes),
@@ -402,7 +410,7 @@ class Soak:
         self.quarantine: dict[int, float] = {}  # member id -> monotonic time it ends
         self.ready_logs: set[asyncio.Future[None]] = set()
         self.remarkable: set[int] = set()  # members whose story is worth printing
-        self.killed: set[int] = set()  # id() of the bots SIGKILLed
+        self.rejoins: list[tuple[int, datetime, float]] = []  # member, when, seconds in
         self.started = time.monotonic()
 
     # ------------------------------------------------------------ set-up
@@ -475,7 +483,6 @@ class Soak:
         self.up.clear()
         assert self.bot is not None
         await self.bot.kill()
-        self.killed.add(id(self.bot))
         self.result.exit_codes.append(None)
         self.deaths[self.generation].set()
         for task in self.ready_logs:
@@ -486,9 +493,7 @@ class Soak:
 
     async def warp_leases(self) -> None:
         """No process runs: every lease is a dead one; let them run out now."""
-        past = datetime.now(UTC) - timedelta(seconds=1)
-        async with self.database.transaction() as uow:
-            await uow.execute(update(table_of(MemberLockRow)).values(expires_at=past))
+        await expire_leases(self.database)
         self.quarantine.clear()
 
     async def watch_leases(self) -> None:
@@ -535,7 +540,9 @@ class Soak:
         members = self.server.members
         absent = [u for u in members if not self.present(u) and not self.banned(u)]
         if absent and rng.random() < 0.35:  # someone who left or was kicked comes back
-            self.emulator.moderation.member_join(self.server.guild.id, rng.choice(absent).id)
+            back = rng.choice(absent)
+            self.emulator.moderation.member_join(self.server.guild.id, back.id)
+            self.rejoins.append((back.id, datetime.now(UTC), time.monotonic() - self.started))
         name = rng.choices(COMMANDS, WEIGHTS)[0]
         everyone = self.free(members) or members
         here = self.free([u for u in members if self.present(u)]) or everyone
@@ -812,21 +819,11 @@ class Soak:
 
 # --------------------------------------------------------------- verifying
 
-#: Bugs the soak found, each reproduced deterministically by an xfail test in
-#: tests/e2e/test_soak.py. A disagreement is put down to one only on that bug's own
-#: evidence; any other is unexplained.
-KNOWN_BUGS = {
-    "lifted while pending, confirmed later": "a ban or mute done on Discord, its case left "
-    "pending, then lifted: the start-up catch-up confirms the case from its audit entry, "
-    "as active, without looking at what Discord shows now",
-    "lifted while pending, re-recorded": "a ban or mute done on Discord, its case left "
-    "pending, then lifted: the sweep marks it failed, the next start-up catch-up finds no "
-    "unfailed case for its audit entry and records it again, as active",
-    "DM kept": "the sweep marked a case failed and the bot died before deleting its DM; "
-    "failed cases are never revisited",
-}
+#: What a traceback in the bot's output may carry without being a bug: logged while
+#: the database was down (a command refused, a sweep put off).
+OUTAGE_TRACEBACKS = ("DatabaseUnavailable",)
 
-Disagree = Callable[..., None]  # (member id, text, known=None)
+Disagree = Callable[[int, str], None]  # (member id, what disagrees)
 
 
 async def verify(soak: Soak) -> None:
@@ -837,13 +834,9 @@ async def verify(soak: Soak) -> None:
     result.cases = Counter(c.state.value for c in cases)
     troubled: set[int] = set()
 
-    def disagree(member_id: int, text: str, known: str | None = None) -> None:
+    def disagree(member_id: int, text: str) -> None:
         troubled.add(member_id)
-        result.disagreements.append(f"{text} [known: {known}]" if known else text)
-        if known:
-            result.known[known] += 1
-        else:
-            result.unexplained.append(text)
+        result.disagreements.append(text)
 
     for member in server.members:
         check_member(soak, member, [c for c in cases if c.target_id == member.id], disagree)
@@ -875,7 +868,6 @@ def check_member(soak: Soak, member: User, own: list[Case], disagree: Disagree) 
             member.id,
             f"{member.username}: Discord {'bans' if banned else 'does not ban'} them, "
             f"active ban cases {[c.number for c in bans]}",
-            None if banned else lifted_while_pending(bans, own),
         )
     mutes = [
         c
@@ -894,36 +886,12 @@ def check_member(soak: Soak, member: User, own: list[Case], disagree: Disagree) 
                 member.id,
                 f"{member.username}: Discord timeout until {until}, "
                 f"active mute cases {[c.number for c in mutes]}",
-                None if until else lifted_while_pending(mutes, own),
             )
         elif until is not None and abs(until - (mutes[0].expires_at or until)).total_seconds() > 5:
             result.notes["timeout end differs from the mute case's"] += 1
     for case in own:
         if case.state is CaseState.PENDING:
             disagree(member.id, f"{member.username}: case #{case.number} still pending")
-
-
-def lifted_while_pending(in_force: list[Case], own: list[Case]) -> str | None:
-    """Which known bug put these cases in force although Discord shows nothing, if each
-    was lifted (by an unban or unmute that ended nothing: the case was pending then)."""
-    lifts = {Action.BAN: Action.UNBAN, Action.MUTE: Action.UNMUTE}
-    kinds = set()
-    for case in in_force:
-        lifted = any(
-            c.type is lifts[case.type]
-            and c.state is CaseState.CLOSED
-            and c.related_number is None
-            and c.created_at > case.created_at
-            for c in own
-        )
-        failed_twin = any(
-            c.state is CaseState.FAILED and c.type is case.type and c.reason == case.reason
-            for c in own
-        )
-        if not lifted or case.audit_log_entry_id is None:
-            return None
-        kinds.add("re-recorded" if failed_twin else "confirmed later")
-    return f"lifted while pending, {kinds.pop()}" if len(kinds) == 1 else None
 
 
 def check_duplicates(soak: Soak, cases: list[Case], disagree: Disagree) -> None:
@@ -981,17 +949,7 @@ def check_dms(soak: Soak, by_number: dict[int, Case], disagree: Disagree) -> Non
         if case is None or case.target_id != recipient:
             disagree(recipient, f"DM {message.id} names case #{match[1]}, not theirs")
         elif case.state is CaseState.FAILED and not message.deleted:
-            marked = f"case #{case.number} in guild {case.guild_id} never happened on Discord"
-            cut_short = any(
-                any(marked in line for line in bot.lines)
-                for bot in soak.bots
-                if id(bot) in soak.killed
-            )
-            disagree(
-                recipient,
-                f"DM {message.id} about failed case #{case.number} not taken back",
-                "DM kept" if cut_short else None,
-            )
+            disagree(recipient, f"DM {message.id} about failed case #{case.number} not taken back")
         elif message.deleted and case.state is CaseState.FAILED:
             result.notes["DMs taken back (case failed)"] += 1
         elif message.deleted:
@@ -1010,6 +968,9 @@ def story(soak: Soak, member: User, cases: list[Case]) -> str:
                 f"gen {command.generation} -> {command.outcome} at {command.answered_at:.2f}s: "
                 f"{command.text[:120]!r}"
             )
+    for who, _, at in soak.rejoins:
+        if who == member.id:
+            lines.append(f"  t={at:7.2f}s came back (member_join)")
     for at, what in soak.result.chaos:
         lines.append(f"  t={at:7.2f}s chaos: {what}")
     for case in cases:
@@ -1046,12 +1007,13 @@ def tracebacks(bots: list[BotProcess]) -> list[str]:
         for line in [*bot.lines, "0000-00-00 00:00 (end)"]:
             if LOG_RECORD.match(line):
                 if block is not None:
-                    found.append(f"process {number}: {record[-110:]} | {block[-200:]}")
+                    found.append(f"process {number}: {record[-110:]} | {block[:1000]}")
                 record, block = line, None
             elif line.startswith("Traceback"):
                 block = block or "?"
             elif block is not None and EXCEPTION_LINE.match(line):
-                block = line  # the last exception line of the block
+                # every exception of a chained traceback, the last one first
+                block = line[:300] if block == "?" else f"{line[:300]} <- {block}"
     return found
 
 

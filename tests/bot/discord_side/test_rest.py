@@ -13,7 +13,7 @@ import discord
 import pytest
 
 from bot.discord_side.rest import RestActions
-from bot.domain.lifecycle import Action, CaseState
+from bot.domain.lifecycle import Action, CaseState, DiscordEntry
 from bot.domain.models import Case
 from bot.domain.ports import DiscordFailure, ModLogEntry
 from tests.emulator import DEFAULT_TOKEN, DiscordEmulator, StandardGuild
@@ -74,8 +74,13 @@ async def test_actions_reach_discord_without_a_gateway_connection(
     assert result.failed == []
 
     await rest.kick(server.guild.id, stranger.id, reason="mod (1) case #9: spam")
-    assert await rest.kicked(server.guild.id, stranger.id, "case #9:")
-    assert not await rest.kicked(server.guild.id, stranger.id, "case #10:")
+    kick = (DiscordEntry.KICK,)
+    assert await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #9:")
+    assert not await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #10:")
+    assert not await rest.in_audit_log(server.guild.id, member.id, kick, "case #9:")
+    assert not await rest.in_audit_log(
+        server.guild.id, stranger.id, (DiscordEntry.BAN, DiscordEntry.ROLES), "case #9:"
+    )
     assert await rest.delete_dm(sent)
     assert emulator.dms_to(member) == []  # taken back
     await rest.unban(server.guild.id, member.id, reason="mod (1): appeal accepted")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.domain.hierarchy import Participant, Permission, Scene
-from bot.domain.lifecycle import Action
+from bot.domain.lifecycle import Action, DiscordEntry
 from bot.domain.ports import BulkBanResult, DiscordFailure, Membership, ModLogEntry, SentDm
 from bot.services.acting import ActionRequest
 
@@ -23,6 +23,17 @@ PERMS = Permission.BAN_MEMBERS | Permission.KICK_MEMBERS | Permission.MODERATE_M
 #: same moderator with Manage Server too, for configuration.
 MODERATOR = Participant(MOD, 5, PERMS)
 MANAGER = Participant(MOD, 5, PERMS | Permission.MANAGE_GUILD)
+
+
+#: The calls of this gateway that leave each kind of entry in Discord's audit log.
+ENTRY_CALLS = {
+    DiscordEntry.BAN: ("ban",),
+    DiscordEntry.UNBAN: ("unban",),
+    DiscordEntry.KICK: ("kick",),
+    DiscordEntry.TIMEOUT: ("timeout",),
+    DiscordEntry.UNTIMEOUT: ("timeout",),
+    DiscordEntry.ROLES: ("add_role", "remove_role"),
+}
 
 
 @dataclass
@@ -77,9 +88,15 @@ class RecordingGateway:
         self._call("is_banned", user_id)
         return user_id in self.banned
 
-    async def kicked(self, guild_id: int, user_id: int, marker: str) -> bool:
-        self._call("kicked", user_id, marker)
-        return any(call[0] == "kick" and marker in str(call[2]) for call in self.calls)
+    async def in_audit_log(
+        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+    ) -> bool:
+        self._call("in_audit_log", user_id, marker)
+        calls = {name for kind in kinds for name in ENTRY_CALLS[kind]}
+        return any(
+            call[0] in calls and call[1] == user_id and marker in " ".join(map(str, call[2:]))
+            for call in self.calls
+        )
 
     async def user_exists(self, user_id: int) -> bool:
         self._call("user_exists", user_id)
@@ -110,10 +127,10 @@ class RecordingGateway:
         await self._act("timeout", user_id, until, reason)
 
     async def add_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        self._call("add_role", user_id, role_id)
+        self._call("add_role", user_id, role_id, reason)
 
     async def remove_role(self, guild_id: int, user_id: int, role_id: int, *, reason: str) -> None:
-        self._call("remove_role", user_id, role_id)
+        self._call("remove_role", user_id, role_id, reason)
 
     async def bulk_ban(
         self, guild_id: int, user_ids: list[int], *, reason: str, delete_message_seconds: int

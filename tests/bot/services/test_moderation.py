@@ -206,7 +206,7 @@ async def test_with_a_mute_role_long_mutes_wear_the_role_instead(
     long = await services.moderation.act(
         request(guild_id, Action.MUTE, duration=timedelta(days=60))
     )
-    assert gateway.calls[0] == ("add_role", MEMBER, 777)
+    assert gateway.calls[0][:3] == ("add_role", MEMBER, 777)
     assert long.case.renew_at is None  # a role needs no renewal
     await services.moderation.act(request(guild_id, Action.UNMUTE))
     assert [c[0] for c in gateway.calls[-2:]] == ["timeout", "remove_role"]
