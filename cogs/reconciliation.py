@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import discord
 from discord.ext import commands
 
+from bot.domain.errors import DatabaseUnavailable
 from bot.domain.lifecycle import DiscordEntry
 from bot.services.container import Services
 from bot.services.reconcile import AuditRecord
@@ -23,6 +24,8 @@ KINDS = {
 WATCHED = (*KINDS, discord.AuditLogAction.member_update)
 #: How many entries per guild start-up reconciliation reads at most.
 CATCH_UP_LIMIT = 500
+#: Seconds after a database outage cut reconciliation short before it runs again.
+RETRY_AFTER = 30.0
 
 
 def to_record(entry: discord.AuditLogEntry) -> AuditRecord | None:
@@ -55,7 +58,8 @@ def to_record(entry: discord.AuditLogEntry) -> AuditRecord | None:
 
 
 class Reconciliation(commands.Cog):
-    """Live audit-log entries and joins, and a catch-up per guild once per process.
+    """Live audit-log entries and joins, and a catch-up per guild once per process
+    (and again after a database outage cut any of them short).
 
     Guilds are caught up one at a time, in the order they become available, by
     one worker: a bot in thousands of guilds reads their audit logs in turn,
@@ -65,6 +69,7 @@ class Reconciliation(commands.Cog):
     def __init__(self, services: Services) -> None:
         self.service = services.reconcile
         self._queued: set[int] = set()
+        self._retrying: set[int] = set()
         self._queue: asyncio.Queue[discord.Guild] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
@@ -78,12 +83,19 @@ class Reconciliation(commands.Cog):
     @commands.Cog.listener()
     async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
         record = to_record(entry)
-        if record is not None:
+        if record is None:
+            return
+        try:
             await self.service.observe(record)
+        except DatabaseUnavailable:
+            self._again_later(entry.guild, "an audit-log entry")
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        await self.service.member_joined(member.guild.id, member.id)
+        try:
+            await self.service.member_joined(member.guild.id, member.id)
+        except DatabaseUnavailable:
+            self._again_later(member.guild, "a member's return")
 
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:
@@ -91,6 +103,23 @@ class Reconciliation(commands.Cog):
         if guild.id not in self._queued:
             self._queued.add(guild.id)
             self._queue.put_nowait(guild)
+
+    def _again_later(self, guild: discord.Guild, missed: str) -> None:
+        """The database was away when something happened: catch the guild up again in
+        a while. The audit log keeps the entry, and restoring mutes finds the member."""
+        log.warning(
+            "the database is unavailable: guild %s missed %s; catching up in %.0f s",
+            guild.id, missed, RETRY_AFTER,
+        )  # fmt: skip
+        if guild.id in self._retrying:
+            return
+        self._retrying.add(guild.id)
+
+        def again() -> None:
+            self._retrying.discard(guild.id)
+            self._queue.put_nowait(guild)
+
+        asyncio.get_running_loop().call_later(RETRY_AFTER, again)
 
     async def _catch_up_in_turn(self) -> None:
         while True:
@@ -104,6 +133,8 @@ class Reconciliation(commands.Cog):
                     )
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
+            except DatabaseUnavailable:
+                self._again_later(guild, "its catch-up")
             except Exception:
                 # A stopped bot resumes from the same cursor at its next start.
                 log.exception("catching up with guild %s failed", guild.id)
@@ -114,9 +145,7 @@ class Reconciliation(commands.Cog):
         cursor = await self.service.audit_cursor(guild.id)
         after = discord.Object(cursor) if cursor else datetime.now(UTC).replace(hour=0, minute=0)
         records = []
-        async for entry in guild.audit_logs(
-            limit=CATCH_UP_LIMIT, before=self.service.started_at, after=after, oldest_first=True
-        ):
+        async for entry in guild.audit_logs(limit=CATCH_UP_LIMIT, after=after, oldest_first=True):
             if entry.action in WATCHED and (record := to_record(entry)) is not None:
                 records.append(record)
         recorded = await self.service.catch_up(guild.id, records)

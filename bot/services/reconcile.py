@@ -15,9 +15,9 @@ reconciliation source:
   member's lease; an entry says what happened then, and a moderator may have
   acted on the member since. Only entries of a bot too old to record intents
   (their reasons name no case) can reveal an action never recorded at all; that
-  case is recorded then, credited to the moderator named in the reason. Only
-  entries made before this process started are read: later ones belong to
-  this process's own actions.
+  case is recorded then, credited to the moderator named in the reason. A
+  catch-up can run again at any time (after an outage cut live events short):
+  an entry is recorded at most once.
 * A mute in force is re-applied to a member who comes back, and at start-up to
   one who came back while no process was watching.
 """
@@ -103,7 +103,6 @@ class ReconcileService:
         self._clock = clock
         self._bot_id = bot_id
         self._events = events
-        self.started_at = clock.now()
 
     async def observe(self, record: AuditRecord) -> Case | None:
         """A live audit-log entry: record what a person did in Discord's client."""
@@ -117,9 +116,7 @@ class ReconcileService:
         return await self._record(record, moderator_id=record.actor_id, reason=record.reason)
 
     async def catch_up(self, guild_id: int, records: list[AuditRecord]) -> int:
-        """Reconcile entries made since the last start-up and before this one (oldest
-        first); how many became cases. Later entries are left to the live path."""
-        records = [r for r in records if r.at < self.started_at]
+        """Reconcile entries made since the last catch-up; how many became cases."""
         recorded = 0
         for record in sorted(records, key=lambda r: r.entry_id):
             if record.actor_id == self._bot_id():

@@ -13,6 +13,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.domain.lifecycle import Action, CaseState
 from bot.domain.models import NewCase
@@ -20,7 +21,7 @@ from bot.domain.reasons import audit_reason
 from bot.services.acting import dm_text
 from db.engine import Database
 from tests.e2e.harness import BotProcess, preset_guild
-from tests.e2e.soak_support import SoakPlan, expire_leases, run_soak
+from tests.e2e.soak_support import SoakPlan, TcpProxy, expire_leases, run_soak
 from tests.emulator import DiscordEmulator, StandardGuild
 from tests.helpers import record
 
@@ -382,3 +383,47 @@ async def test_a_kick_cut_short_is_settled_from_its_own_entry_and_each_kick_reco
         ("first", CaseState.CLOSED, entries[0]),
         ("second", CaseState.CLOSED, entries[1]),
     ], found
+
+
+@pytest.mark.parametrize("fresh_backend", ["postgres"])
+async def test_a_return_missed_in_a_database_outage_is_re_muted_once_it_is_back(
+    own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
+) -> None:
+    """Found by the 1,000-action soak (a join, and a start-up catch-up, failing with
+    "database is locked" and never tried again while the process lived): a muted member
+    comes back while the database is away; the bot catches the guild up again once it
+    is back, and mutes them again."""
+    emulator, database = own_emulator, own_database
+    server = emulator.world.build_standard_guild()
+    target = server.members[0]
+    await preset_guild(own_database_url, database, server)
+    url = make_url(own_database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    bot = await bot_for(emulator, proxy.url(own_database_url), server).start()
+    try:
+        handle = await emulator.send_slash_command(
+            server.guild, server.general, server.moderator, "mute",
+            {"member": target, "duration": "3d"},
+        )  # fmt: skip
+        reply = (await handle.wait_final(timeout=15)).content
+        if not reply.startswith("Timed out"):
+            raise Precondition(f"/mute: {reply!r}")
+        await emulator.member_leave(server.guild, target)
+        await proxy.refuse()
+        await emulator.member_join(server.guild, target)
+        await bot.wait_for_log("missed a member's return", timeout=30)
+        assert emulator.timeout_until(server.guild, target) is None  # not yet
+        await proxy.resume()
+        await emulator.wait_until(
+            lambda: emulator.timeout_until(server.guild, target), timeout=60, what="a re-mute"
+        )
+        assert await bot.stop() == 0, bot.output
+    finally:
+        await bot.kill()
+        await proxy.close()
+    async with database.autocommit() as uow:
+        mute = await uow.cases.active(server.guild.id, target.id, Action.MUTE)
+    assert mute is not None
+    entry = emulator.audit_log(server.guild)[-1]
+    assert f"re-applying the mute of case #{mute.number}" in (entry.reason or "")
