@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_side.limits import ELLIPSIS, FIELD_VALUE, add_field
-from bot.domain.config import DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
+from bot.domain.config import BOUNDS, DM_ACTIONS, FEATURES, SETTING_KEYS, GuildConfig
 from bot.domain.durations import format_duration, parse_duration
 from bot.domain.errors import LockdownError
 from bot.services.container import Services
@@ -18,6 +18,7 @@ from cogs._adapters import actor, reply
 from cogs._render import Reply, TextFile, fit_lines
 
 MAX_APPEAL = 500
+RETENTION = BOUNDS["retention_days"]
 MANAGE_GUILD = discord.Permissions(manage_guild=True)
 
 
@@ -33,6 +34,10 @@ SHOW_COMMANDS = (
     "To let a moderator role without it use them, open Server Settings → Integrations → "
     "Lockdown, choose the command, and add the role (or allow it for all commands)."
 )
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
 
 
 def describe_config(config: GuildConfig, role_names: Mapping[int, str] | None = None) -> Reply:
@@ -70,7 +75,7 @@ def describe_config(config: GuildConfig, role_names: Mapping[int, str] | None = 
         "Warnings expire after",
         format_duration(timedelta(seconds=expiry)) if expiry else "never",
     )
-    add_field(embed, "Data kept after leaving", f"{config.retention_days} days")
+    add_field(embed, "Data kept after leaving", _days(config.retention_days))
     add_field(
         embed,
         "Anti-nuke",
@@ -232,6 +237,22 @@ class Configuration(commands.Cog):
         await reply(
             interaction,
             f"New warnings stop counting after {format_duration(parsed)}.",
+            ephemeral=True,
+        )
+
+    @config.command(name="retention", description="How long I keep data after leaving")
+    @app_commands.describe(
+        days=f"Days to keep cases and settings once I leave ({RETENTION.low} to {RETENTION.high})"
+    )
+    async def retention(
+        self,
+        interaction: discord.Interaction,
+        days: app_commands.Range[int, RETENTION.low, RETENTION.high],
+    ) -> None:
+        await self._set(interaction, "retention_days", days)
+        await reply(
+            interaction,
+            f"If I leave this server, its cases and settings are deleted after {_days(days)}.",
             ephemeral=True,
         )
 

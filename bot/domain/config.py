@@ -30,6 +30,26 @@ class UnknownSetting(LockdownError):
     pass
 
 
+class SettingOutOfRange(LockdownError):
+    """A value outside the range its setting allows; the message gives the range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The whole numbers a setting accepts, and what they count."""
+
+    low: int
+    high: int
+    unit: str
+
+
+#: Settings whose value must lie in a range, whichever door sets them.
+BOUNDS: dict[str, Bounds] = {
+    # Long enough to come back from a mistaken kick; short enough to be forgotten.
+    "retention_days": Bounds(1, 365, "days"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class GuildConfig:
     """Every per-guild setting with its default; a field's name is its stored key."""
@@ -88,6 +108,18 @@ def check_key(key: str) -> str:
     if key not in SETTING_KEYS:
         raise UnknownSetting(f"`{key}` is not a setting; settings: {', '.join(SETTING_KEYS)}.")
     return key
+
+
+def check_value(key: str, value: Any) -> None:
+    """Refuse a value outside its setting's bounds (settings without bounds take any)."""
+    bounds = BOUNDS.get(key)
+    if bounds is None:
+        return
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or not bounds.low <= value <= bounds.high:
+        raise SettingOutOfRange(
+            f"`{key}` must be {bounds.low} to {bounds.high} {bounds.unit}, not {value}."
+        )
 
 
 def check_feature(name: str) -> str:

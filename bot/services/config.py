@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from bot.domain.access import CONFIGURE, SEE_CONFIGURATION, NotAllowed, Participant, require
-from bot.domain.config import GuildConfig, check_feature, check_key
+from bot.domain.config import GuildConfig, check_feature, check_key, check_value
 from bot.domain.errors import DatabaseUnavailable
 from bot.domain.ports import Clock
 from bot.infra.cache import Cache
@@ -93,9 +93,13 @@ class ConfigService:
         )
 
     async def set(self, guild_id: int, key: str, value: Any, *, actor: Participant) -> GuildConfig:
-        """Store one setting and its change-log entry in one transaction."""
+        """Store one setting and its change-log entry in one transaction.
+
+        Raises `UnknownSetting`, `NotAllowed` (recorded) or `SettingOutOfRange`.
+        """
         check_key(key)
         await self.authorize(guild_id, actor, entity_id=key)
+        check_value(key, value)
         actor_id = actor.id
         async with self._database.transaction() as uow:
             before = await uow.settings.get(guild_id, key)

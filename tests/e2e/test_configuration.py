@@ -97,6 +97,33 @@ async def test_settings_the_bot_cannot_use_are_refused(
     assert await latest_audit(bot_database, server) == before  # nothing was stored
 
 
+async def test_retention_is_set_shown_and_audited(
+    emulator: DiscordEmulator, server: StandardGuild, bot_database: Database
+) -> None:
+    reply = await admin_runs(emulator, server, "config", {"days": 90}, subcommand="retention")
+    assert reply.content == (
+        "If I leave this server, its cases and settings are deleted after 90 days."
+    )
+    entry = await latest_audit(bot_database, server)
+    assert entry is not None
+    assert (entry.action, entry.entity_id, entry.actor_id, entry.after) == (
+        "config.set",
+        "retention_days",
+        server.admin.id,
+        {"value": 90},
+    )
+    shown = await admin_runs(emulator, server, "config", subcommand="show")
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Data kept after leaving"] == "90 days"
+
+    # Discord's client enforces the option's range, so the bot is never asked.
+    for days in (0, 366):
+        with pytest.raises(ValueError, match=r"outside \[1, 365\]"):
+            await admin_runs(emulator, server, "config", {"days": days}, subcommand="retention")
+    assert await latest_audit(bot_database, server) == entry
+    await admin_runs(emulator, server, "config", {"key": "retention_days"}, subcommand="reset")
+
+
 async def test_dm_switches_and_appeal_text_shape_what_members_hear(
     emulator: DiscordEmulator, server: StandardGuild, members: Members
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.config import DEFAULT_CONFIG, UnknownSetting
+from bot.domain.config import DEFAULT_CONFIG, SettingOutOfRange, UnknownSetting
 from bot.services.config import ConfigService
 from db.engine import Database
 from tests.bot.services.edge import MANAGER
@@ -42,3 +42,28 @@ async def test_reads_come_from_the_cache_until_a_write(
     assert await config.get(guild_id) is first  # served from memory
     await config.set(guild_id, "dm_on_warn", False, actor=MANAGER)
     assert (await config.get(guild_id)).dm_on("warn") is False
+
+
+@pytest.mark.parametrize("days", [0, -3, 366, "30", True])
+async def test_retention_outside_its_range_is_refused_and_nothing_is_kept(
+    config: ConfigService, database: Database, guild_id: int, days: object
+) -> None:
+    await config.set(guild_id, "retention_days", 90, actor=MANAGER)
+    async with database.autocommit() as uow:
+        before = await uow.changes.recent(guild_id, limit=10)
+
+    with pytest.raises(SettingOutOfRange, match=r"`retention_days` must be 1 to 365 days"):
+        await config.set(guild_id, "retention_days", days, actor=MANAGER)
+
+    assert (await config.get(guild_id)).retention_days == 90
+    async with database.autocommit() as uow:
+        assert await uow.changes.recent(guild_id, limit=10) == before
+
+
+@pytest.mark.parametrize("days", [1, 365])
+async def test_retention_takes_either_end_of_its_range(
+    config: ConfigService, guild_id: int, days: int
+) -> None:
+    assert (
+        await config.set(guild_id, "retention_days", days, actor=MANAGER)
+    ).retention_days == days
