@@ -126,6 +126,23 @@ def channel(world: World, c: Channel, *, permissions: int | None = None) -> JSON
     return data
 
 
+def partial_guild(world: World, g: Guild, with_counts: bool) -> JSON:
+    """`GET /users/@me/guilds`: the guild as its member (the bot) sees it in a list."""
+    data: JSON = {
+        "id": str(g.id),
+        "name": g.name,
+        "icon": None,
+        "banner": None,
+        "owner": g.owner_id == world.bot.id,
+        "permissions": str(world.permissions(g, world.bot)),
+        "features": [],
+    }
+    if with_counts:
+        data["approximate_member_count"] = len(g.members)
+        data["approximate_presence_count"] = 0
+    return data
+
+
 def guild(world: World, g: Guild) -> JSON:
     """The REST guild object (no members/channels; those are GUILD_CREATE extras)."""
     return {

@@ -320,6 +320,7 @@ class RestApi:
             Route("GET", "/gateway/bot", self.get_gateway_bot),
             Route("GET", "/users/@me", self.get_me),
             Route("POST", "/users/@me/channels", self.create_dm),
+            Route("GET", "/users/@me/guilds", self.my_guilds),
             Route("GET", "/users/{user_id}", self.get_user),
             Route("GET", "/oauth2/applications/@me", self.get_application),
             Route("GET", "/applications/@me", self.get_application),
@@ -422,6 +423,17 @@ class RestApi:
         if user is None:
             raise errors.unknown_user()
         return payloads.user(user)
+
+    async def my_guilds(self, call: ApiCall) -> Any:
+        """Partial guilds the bot is in, by id: `after` pages forward, `before` back."""
+        limit = _bounded(call.query.get("limit"), 200, 1, 200, "limit")
+        ids = sorted(g.id for g in self.world.guilds.values() if self.world.bot.id in g.members)
+        if "before" in call.query:
+            ids = [i for i in ids if i < call.query_id("before")][-limit:]
+        else:
+            ids = [i for i in ids if i > call.query_id("after")][:limit]
+        counts = call.query.get("with_counts", "").lower() in ("1", "true")
+        return [payloads.partial_guild(self.world, self.world.guild(i), counts) for i in ids]
 
     async def get_application(self, call: ApiCall) -> Any:
         return payloads.application(self.world, self.application_flags)

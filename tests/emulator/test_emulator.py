@@ -777,6 +777,40 @@ async def test_raw_rest_errors(emu: DiscordEmulator, std: StandardGuild) -> None
 
 
 @pytest.mark.asyncio
+async def test_current_user_guilds_are_listed_by_id_in_pages(emu: DiscordEmulator) -> None:
+    owner = emu.world.add_user("owner")
+    joined = sorted(emu.world.add_guild(owner, f"g{i}").id for i in range(3))
+    emu.world.add_guild(owner, "without the bot", with_bot=False)
+    admin = emu.world.add_guild(emu.world.bot, "owned by the bot")
+    joined.append(admin.id)
+
+    client = discord.Client(intents=discord.Intents.none())
+    await client.login(emu.token)
+    try:
+        listed = [g async for g in client.fetch_guilds(limit=None)]
+    finally:
+        await client.close()
+    assert [g.id for g in listed] == joined
+
+    headers = {"Authorization": f"Bot {emu.token}"}
+    url = f"{emu.api_base_url}/users/@me/guilds"
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(url, params={"limit": 2}) as response:
+            first = await response.json()
+        async with http.get(url, params={"limit": 2, "after": first[-1]["id"]}) as response:
+            second = await response.json()
+        async with http.get(url, params={"before": joined[1], "with_counts": "true"}) as response:
+            before = await response.json()
+        async with http.get(url, params={"limit": 201}) as response:
+            assert response.status == 400
+    assert [int(g["id"]) for g in first + second] == joined
+    assert (second[-1]["owner"], second[-1]["permissions"]) == (True, str((1 << 53) - 1))
+    assert first[0]["owner"] is False
+    assert int(first[0]["permissions"]) & Permission.VIEW_CHANNEL
+    assert [(int(g["id"]), g["approximate_member_count"]) for g in before] == [(joined[0], 2)]
+
+
+@pytest.mark.asyncio
 async def test_rest_reads_and_message_lifecycle(emu: DiscordEmulator, std: StandardGuild) -> None:
     async with synced_bot(emu, std) as bot:
         guild = bot.get_guild(std.guild.id)
