@@ -12,6 +12,10 @@ class Permission(enum.IntFlag):
     BAN_MEMBERS = 1 << 2
     ADMINISTRATOR = 1 << 3
     MANAGE_GUILD = 1 << 5
+    VIEW_AUDIT_LOG = 1 << 7
+    VIEW_CHANNEL = 1 << 10
+    SEND_MESSAGES = 1 << 11
+    EMBED_LINKS = 1 << 14
     MANAGE_ROLES = 1 << 28
     MODERATE_MEMBERS = 1 << 40
 
@@ -21,4 +25,9 @@ PERMISSION_NAMES = {
     Permission.KICK_MEMBERS: "Kick Members",
     Permission.MODERATE_MEMBERS: "Timeout Members",
     Permission.MANAGE_GUILD: "Manage Server",
+    Permission.MANAGE_ROLES: "Manage Roles",
+    Permission.VIEW_AUDIT_LOG: "View Audit Log",
+    Permission.VIEW_CHANNEL: "View Channel",
+    Permission.SEND_MESSAGES: "Send Messages",
+    Permission.EMBED_LINKS: "Embed Links",
 }
