@@ -83,3 +83,25 @@ class Outage:
     def resting(self) -> bool:
         """True while Redis failed less than a second ago: use the fallback directly."""
         return self.down and self._monotonic() < self._retry_at
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer; the message says why (never the URL's password)."""
+
+
+async def ping(url: str, *, wait_seconds: float) -> None:
+    """PING once on a fresh connection, waiting at most `wait_seconds` to connect and to
+    hear back. Raises `RedisUnavailable` if Redis is not there or refuses us."""
+    client: Redis = Redis.from_url(
+        url,
+        socket_timeout=wait_seconds,
+        socket_connect_timeout=wait_seconds,
+        retry=Retry(NoBackoff(), retries=0),
+        health_check_interval=0,
+    )
+    try:
+        await client.ping()
+    except (redis_errors.RedisError, OSError) as error:
+        raise RedisUnavailable(str(error) or type(error).__name__) from None
+    finally:
+        await client.aclose()
