@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lockdown", description="Lockdown moderation bot")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the bot")
+    commands.add_parser("doctor", help="check settings, database, Redis, Discord and every guild")
 
     db = commands.add_parser("db", help="database migrations (wraps Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -110,8 +111,41 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
 
+def _doctor() -> int:
+    """The checklist, printed line by line as each check completes; 1 if any failed."""
+    from bot.discord_side.doctor import RestDirectory, requested_privileged_intents
+    from bot.domain.doctor import Outcome
+    from bot.runner import point_at_discord
+    from bot.services.doctor import Doctor
+
+    def connect(settings: Settings) -> RestDirectory:
+        point_at_discord(settings)
+        return RestDirectory()
+
+    try:
+        "✓✗→".encode(sys.stdout.encoding or "ascii")
+        marks, arrow = {Outcome.PASSED: "✓", Outcome.FAILED: "✗", Outcome.SKIPPED: "-"}, "→"
+    except UnicodeEncodeError:
+        marks, arrow = {Outcome.PASSED: "ok", Outcome.FAILED: "FAIL", Outcome.SKIPPED: "-"}, "->"
+
+    async def report() -> int:
+        failed = 0
+        doctor = Doctor(load_settings, connect, requested_privileged_intents())
+        async for check in doctor.examine():
+            print(f"{marks[check.outcome]} {check.subject}: {check.detail}", flush=True)
+            if check.hint:
+                print(f"  {arrow} {check.hint}", flush=True)
+            failed += check.outcome is Outcome.FAILED
+        print(f"{failed} check{'s' * (failed != 1)} failed" if failed else "all checks passed")
+        return 1 if failed else 0
+
+    return asyncio.run(report())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":  # it reports bad settings itself, as a failed check
+        return _doctor()
     try:
         settings = load_settings()
         if args.command == "run":
