@@ -124,7 +124,8 @@ async def test_a_healthy_deployment_is_all_green(
         modlog_channel_id=first.mod_log.id,
         mute_role_id=muted.id,
     )
-    # One 429 on the way (discord.py waits `retry_after`, then asks again).
+    # Discord's rate limits, and one 429 on the way: waited out (`retry_after`), asked again.
+    emulator.rate_limits.enable()
     emulator.fail_next("GET", rf"/guilds/{second.guild.id}", 429, retry_after=0.1)
     url, password = with_password(own_database_url)
 
