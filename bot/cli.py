@@ -124,9 +124,20 @@ def _doctor() -> int:
 
     try:
         "✓✗→".encode(sys.stdout.encoding or "ascii")
-        marks, arrow = {Outcome.PASSED: "✓", Outcome.FAILED: "✗", Outcome.SKIPPED: "-"}, "→"
+        marks, arrow = (
+            {Outcome.PASSED: "✓", Outcome.FAILED: "✗", Outcome.SKIPPED: "-", Outcome.NOTED: "!"},
+            "→",
+        )
     except UnicodeEncodeError:
-        marks, arrow = {Outcome.PASSED: "ok", Outcome.FAILED: "FAIL", Outcome.SKIPPED: "-"}, "->"
+        marks, arrow = (
+            {
+                Outcome.PASSED: "ok",
+                Outcome.FAILED: "FAIL",
+                Outcome.SKIPPED: "-",
+                Outcome.NOTED: "note",
+            },
+            "->",
+        )
 
     async def report() -> int:
         failed = 0

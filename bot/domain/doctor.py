@@ -28,6 +28,8 @@ class Outcome(enum.Enum):
     FAILED = "failed"
     #: Not checked because an earlier check failed (no database, no token).
     SKIPPED = "skipped"
+    #: Worth knowing, not wrong: admins often sit above the bot on purpose.
+    NOTED = "noted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,10 @@ class Check:
     @classmethod
     def failed(cls, subject: str, detail: str, hint: str) -> Check:
         return cls(subject, Outcome.FAILED, detail, hint)
+
+    @classmethod
+    def noted(cls, subject: str, detail: str, hint: str) -> Check:
+        return cls(subject, Outcome.NOTED, detail, hint)
 
     @classmethod
     def skipped(cls, subject: str, detail: str) -> Check:
@@ -329,7 +335,7 @@ def hierarchy_check(guild: GuildFacts, bot: BotInGuild) -> Check:
         return Check.passed(subject, f"no role sits at or above Lockdown's top role ({mine})")
     names = ", ".join(f"@{r.name}" for r in above)
     one = len(above) == 1
-    return Check.failed(
+    return Check.noted(
         subject,
         f"{names} {'sits' if one else 'sit'} at or above Lockdown's top role ({mine}): "
         f"members holding {'it' if one else 'them'} cannot be moderated by Lockdown",

@@ -197,14 +197,14 @@ async def test_each_problem_is_its_own_failed_line(tmp_path: Path, sqlite_url: s
         f"✓ {a}: no role sits at or above Lockdown's top role (@Lockdown)"
     )
     beta_lines = [line for line in report.lines if line.startswith(f"✗ {b}:")]
-    assert beta_lines == [
-        f"✗ {b}: missing Embed Links in #mod-log (for the mod log)",
-        f"✗ {b}: @Admin sits at or above Lockdown's top role (@Lockdown): "
-        "members holding it cannot be moderated by Lockdown",
-    ]
+    assert beta_lines == [f"✗ {b}: missing Embed Links in #mod-log (for the mod log)"]
+    assert report.line(f"! {b}:") == (  # noted, not failed: admins often sit above bots
+        f"! {b}: @Admin sits at or above Lockdown's top role (@Lockdown): "
+        "members holding it cannot be moderated by Lockdown"
+    )
     subjects = ("settings", "database", "schema", "token", "guilds")
     assert [report.mark(subject) for subject in subjects] == ["✓"] * len(subjects)
-    assert report.lines[-1] == "5 checks failed"
+    assert report.lines[-1] == "4 checks failed"
 
 
 async def test_a_bad_token_is_refused_and_never_printed(tmp_path: Path, sqlite_url: str) -> None:
