@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.domain.errors import DatabaseUnavailable
 from bot.domain.lifecycle import DiscordEntry
 from bot.services.container import Services
-from bot.services.reconcile import AuditRecord
+from bot.services.reconcile import AuditRecord, MuteCheck
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ class Reconciliation(commands.Cog):
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
         try:
-            await self.service.member_joined(member.guild.id, member.id)
+            checked = await self.service.member_joined(member.guild.id, member.id)
         except DatabaseUnavailable:
+            checked = MuteCheck.PUT_OFF
+        if checked is MuteCheck.PUT_OFF:
             self._again_later(member.guild, "a member's return")
 
     @commands.Cog.listener()
@@ -126,11 +128,14 @@ class Reconciliation(commands.Cog):
             guild = await self._queue.get()
             try:
                 await self.catch_up(guild)
-                restored = await self.service.restore_mutes(guild.id)
-                if restored:
+                checks = await self.service.restore_mutes(guild.id)
+                if checks[MuteCheck.REAPPLIED]:
                     log.info(
-                        "re-applied %d mutes in guild %s after a missed join", restored, guild.id
-                    )
+                        "re-applied %d mutes in guild %s after a missed join",
+                        checks[MuteCheck.REAPPLIED], guild.id,
+                    )  # fmt: skip
+                if checks[MuteCheck.PUT_OFF]:
+                    self._again_later(guild, "mutes it could not check yet")
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
             except DatabaseUnavailable:

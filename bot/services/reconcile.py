@@ -25,7 +25,9 @@ reconciliation source:
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +64,14 @@ log = logging.getLogger(__name__)
 LINK_WINDOW = timedelta(minutes=10)
 #: Mutes in force read at a time when restoring them at start-up.
 BATCH = 100
+#: Pending cases that may change whether a member's mute should be in force.
+AFFECT_MUTES = frozenset({Action.MUTE, Action.UNMUTE, Action.PARDON})
+
+
+class MuteCheck(enum.Enum):
+    REAPPLIED = "re-applied"
+    IN_ORDER = "in order"  # nothing in force, or Discord shows it, or they are away
+    PUT_OFF = "put off"  # to be checked again later
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,63 +145,58 @@ class ReconcileService:
         async with self._database.autocommit() as uow:
             return await uow.guilds.audit_cursor(guild_id)
 
-    async def member_joined(self, guild_id: int, user_id: int) -> bool:
+    async def member_joined(self, guild_id: int, user_id: int) -> MuteCheck:
         """Re-apply a mute that is still in force to a member who left and came back."""
-        try:
-            async with self._locks.hold(guild_id, user_id):
-                return await self._reapply_mute(guild_id, user_id, if_missing=False)
-        except MemberBusy:
-            log.warning("could not re-mute %s in guild %s: the member is busy", user_id, guild_id)
-            return False
+        return await self._check_mute(guild_id, user_id, returned=True)
 
-    async def restore_mutes(self, guild_id: int) -> int:
+    async def restore_mutes(self, guild_id: int) -> Counter[MuteCheck]:
         """Re-apply the mutes in force that Discord no longer shows: their members came
-        back while no process was watching (the bot was down, or its database). Once
-        per guild and process, at start-up; how many were re-applied."""
-        restored, after = 0, 0
+        back while no process was watching (the bot was down, or its database). At
+        start-up, and again while some were put off."""
+        checks: Counter[MuteCheck] = Counter()
+        after = 0
         while True:
             async with self._database.autocommit() as uow:
                 mutes = await uow.cases.in_force(guild_id, Action.MUTE, after=after, limit=BATCH)
             for mute in mutes:
-                try:
-                    async with self._locks.hold(guild_id, mute.target_id):
-                        restored += await self._reapply_mute(
-                            guild_id, mute.target_id, if_missing=True
-                        )
-                except MemberBusy:
-                    continue  # an action on the member is running: it decides
+                checks[await self._check_mute(guild_id, mute.target_id, returned=False)] += 1
             if len(mutes) < BATCH:
-                return restored
+                return checks
             after = mutes[-1].number
 
-    async def _reapply_mute(self, guild_id: int, user_id: int, *, if_missing: bool) -> bool:
-        """Under the member's lease: impose their mute in force again (if `if_missing`,
-        only when they are here and Discord shows no timeout or mute role)."""
-        now = self._clock.now()
-        async with self._database.autocommit() as uow:
-            mute = await uow.cases.active(guild_id, user_id, Action.MUTE)
-        if mute is None or mute.expires_at is None or mute.expires_at <= now:
-            return False
-        config = await self._config.get(guild_id)
-        if if_missing:
-            try:
-                member = await self._discord.membership(guild_id, user_id)
-            except DiscordFailure as failure:
-                log.warning("could not look at %s in guild %s: %s", user_id, guild_id, failure)
-                return False
-            if member is None or member.muted(now, config.mute_role_id):
-                return False
-        bot_id = self._bot_id()
-        reason = audit_reason("Lockdown", bot_id, f"re-applying the mute of case #{mute.number}")
+    async def _check_mute(self, guild_id: int, user_id: int, *, returned: bool) -> MuteCheck:
+        """Under the member's lease, impose their mute in force again if Discord does
+        not show it (`returned`: they just came back, so it cannot). Put off while an
+        action on them runs, or one a crash cut short still awaits the sweep: an unmute
+        done on Discord but not confirmed would be undone."""
         try:
-            await enforcement.impose_mute(
-                self._discord, config, guild_id, user_id,
-                expires_at=mute.expires_at, now=now, reason=reason,
-            )  # fmt: skip
+            async with self._locks.hold(guild_id, user_id):
+                async with self._database.autocommit() as uow:
+                    mute = await uow.cases.active(guild_id, user_id, Action.MUTE)
+                    pending = await uow.cases.pending_for(guild_id, user_id)
+                now = self._clock.now()
+                if mute is None or mute.expires_at is None or mute.expires_at <= now:
+                    return MuteCheck.IN_ORDER
+                if any(case.type in AFFECT_MUTES for case in pending):
+                    return MuteCheck.PUT_OFF
+                config = await self._config.get(guild_id)
+                if not returned:
+                    member = await self._discord.membership(guild_id, user_id)
+                    if member is None or member.muted(now, config.mute_role_id):
+                        return MuteCheck.IN_ORDER
+                reason = audit_reason(
+                    "Lockdown", self._bot_id(), f"re-applying the mute of case #{mute.number}"
+                )
+                await enforcement.impose_mute(
+                    self._discord, config, guild_id, user_id,
+                    expires_at=mute.expires_at, now=now, reason=reason,
+                )  # fmt: skip
+                return MuteCheck.REAPPLIED
+        except MemberBusy:
+            return MuteCheck.PUT_OFF
         except DiscordFailure as failure:
             log.warning("could not re-mute %s in guild %s: %s", user_id, guild_id, failure)
-            return False
-        return True
+            return MuteCheck.PUT_OFF
 
     async def _settle_own(self, record: AuditRecord) -> Case | None:
         """Link the bot's own entry to its case, or record the case an old bot lost."""

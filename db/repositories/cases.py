@@ -317,6 +317,14 @@ class CaseRepository(Repository):
             .order_by(cases.c.number)
         )
 
+    async def pending_for(self, guild_id: int, target_id: int) -> list[Case]:
+        """The member's cases still waiting for Discord's answer."""
+        return await self._many(
+            select(*_CASE_COLUMNS)
+            .where(cases.c.guild_id == guild_id, cases.c.target_id == target_id, _PENDING)
+            .order_by(cases.c.number)
+        )
+
     async def close(
         self,
         guild_id: int,

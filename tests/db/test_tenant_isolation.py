@@ -78,6 +78,10 @@ OPERATIONS: dict[str, tuple[Operation, st.SearchStrategy[dict[str, Any]]]] = {
         lambda u, g, a: u.cases.active(g, a["target"], a["type"]),
         st.fixed_dictionaries({"target": TARGETS, "type": CASE_TYPES}),
     ),
+    "cases.pending_for": (
+        lambda u, g, a: u.cases.pending_for(g, a["target"]),
+        st.fixed_dictionaries({"target": TARGETS}),
+    ),
     "cases.in_force": (
         lambda u, g, a: u.cases.in_force(g, a["type"], after=a["after"]),
         st.fixed_dictionaries({"type": CASE_TYPES, "after": st.integers(0, 5)}),
