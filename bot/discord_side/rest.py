@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import discord
@@ -160,18 +160,34 @@ class RestActions:
         return True
 
     async def in_audit_log(
-        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+        self,
+        guild_id: int,
+        user_id: int,
+        kinds: tuple[DiscordEntry, ...],
+        marker: str,
+        *,
+        since: datetime,
     ) -> bool:
+        # Oldest first from `since` (a minute early, for clock skew), a page at a time.
+        start = discord.utils.time_snowflake(since - timedelta(minutes=1))
         for action in dict.fromkeys(AUDIT_ACTIONS[kind] for kind in kinds):
-            log_page = await _discord(
-                self._http.get_audit_logs(guild_id, limit=100, action_type=action.value)
-            )
-            if any(
-                int(entry.get("target_id") or 0) == user_id
-                and marker in (entry.get("reason") or "")
-                for entry in log_page["audit_log_entries"]
-            ):
-                return True
+            after = start
+            while True:
+                page = await _discord(
+                    self._http.get_audit_logs(
+                        guild_id, limit=100, action_type=action.value, after=after
+                    )
+                )
+                entries = page["audit_log_entries"]
+                if any(
+                    int(entry.get("target_id") or 0) == user_id
+                    and marker in (entry.get("reason") or "")
+                    for entry in entries
+                ):
+                    return True
+                if len(entries) < 100:
+                    break
+                after = max(int(entry["id"]) for entry in entries)
         return False
 
     async def user_exists(self, user_id: int) -> bool:
@@ -284,7 +300,13 @@ class Offline:
         raise self._refuse()
 
     async def in_audit_log(
-        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+        self,
+        guild_id: int,
+        user_id: int,
+        kinds: tuple[DiscordEntry, ...],
+        marker: str,
+        *,
+        since: datetime,
     ) -> bool:
         raise self._refuse()
 

@@ -81,10 +81,17 @@ class DiscordActions(Protocol):
     async def is_banned(self, guild_id: int, user_id: int) -> bool: ...
 
     async def in_audit_log(
-        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+        self,
+        guild_id: int,
+        user_id: int,
+        kinds: tuple[DiscordEntry, ...],
+        marker: str,
+        *,
+        since: datetime,
     ) -> bool:
-        """Whether Discord's audit log has a recent entry of one of `kinds` against the
-        user whose reason has `marker` (the bot's own entries name their case)."""
+        """Whether Discord's audit log has an entry of one of `kinds` made after `since`
+        against the user, whose reason has `marker` (the bot's own entries name their
+        case). Every such entry is read, however busy the guild."""
         ...
 
     async def user_exists(self, user_id: int) -> bool:

@@ -88,8 +88,9 @@ class IntentSettler:
         try:
             shown = await self._shown(case)
             happened = shown is True or await self._discord.in_audit_log(
-                case.guild_id, case.target_id, case.type.kind.leaves, f"case #{case.number}:"
-            )
+                case.guild_id, case.target_id, case.type.kind.leaves, f"case #{case.number}:",
+                since=case.created_at,
+            )  # fmt: skip
         except DiscordFailure as failure:
             log.warning("could not settle case #%s in %s: %s", case.number, case.guild_id, failure)
             return False

@@ -74,13 +74,22 @@ async def test_actions_reach_discord_without_a_gateway_connection(
     assert result.failed == []
 
     await rest.kick(server.guild.id, stranger.id, reason="mod (1) case #9: spam")
-    kick = (DiscordEntry.KICK,)
-    assert await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #9:")
-    assert not await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #10:")
-    assert not await rest.in_audit_log(server.guild.id, member.id, kick, "case #9:")
-    assert not await rest.in_audit_log(
-        server.guild.id, stranger.id, (DiscordEntry.BAN, DiscordEntry.ROLES), "case #9:"
-    )
+    kick, since = (DiscordEntry.KICK,), datetime.now(UTC) - timedelta(minutes=1)
+    # A busy guild: 150 more kicks after it, so it is not in the newest page of 100.
+    other = emulator.world.add_user("churn")
+    emulator.world.add_member(server.guild, other)
+    for _ in range(150):
+        emulator.moderation.kick(server.guild.id, server.moderator.id, other.id, "noise")
+        emulator.moderation.member_join(server.guild.id, other.id)
+    assert await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #9:", since=since)
+    for user, kinds, marker in (
+        (stranger, kick, "case #10:"),
+        (member, kick, "case #9:"),
+        (stranger, (DiscordEntry.BAN, DiscordEntry.ROLES), "case #9:"),
+    ):
+        assert not await rest.in_audit_log(server.guild.id, user.id, kinds, marker, since=since)
+    later = datetime.now(UTC) + timedelta(minutes=5)  # only entries made after `since` count
+    assert not await rest.in_audit_log(server.guild.id, stranger.id, kick, "case #9:", since=later)
     assert await rest.delete_dm(sent)
     assert emulator.dms_to(member) == []  # taken back
     await rest.unban(server.guild.id, member.id, reason="mod (1): appeal accepted")

@@ -89,7 +89,13 @@ class RecordingGateway:
         return user_id in self.banned
 
     async def in_audit_log(
-        self, guild_id: int, user_id: int, kinds: tuple[DiscordEntry, ...], marker: str
+        self,
+        guild_id: int,
+        user_id: int,
+        kinds: tuple[DiscordEntry, ...],
+        marker: str,
+        *,
+        since: datetime,
     ) -> bool:
         self._call("in_audit_log", user_id, marker)
         calls = {name for kind in kinds for name in ENTRY_CALLS[kind]}
