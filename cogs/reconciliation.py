@@ -88,7 +88,7 @@ class Reconciliation(commands.Cog):
         try:
             await self.service.observe(record)
         except DatabaseUnavailable:
-            self._again_later(entry.guild, "an audit-log entry")
+            self._again_later(entry.guild, "the database is unavailable: an audit-log entry waits")
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
@@ -97,7 +97,7 @@ class Reconciliation(commands.Cog):
         except DatabaseUnavailable:
             checked = MuteCheck.PUT_OFF
         if checked is MuteCheck.PUT_OFF:
-            self._again_later(member.guild, "a member's return")
+            self._again_later(member.guild, "a returning member's mute could not be checked yet")
 
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:
@@ -106,13 +106,11 @@ class Reconciliation(commands.Cog):
             self._queued.add(guild.id)
             self._queue.put_nowait(guild)
 
-    def _again_later(self, guild: discord.Guild, missed: str) -> None:
-        """The database was away when something happened: catch the guild up again in
-        a while. The audit log keeps the entry, and restoring mutes finds the member."""
-        log.warning(
-            "the database is unavailable: guild %s missed %s; catching up in %.0f s",
-            guild.id, missed, RETRY_AFTER,
-        )  # fmt: skip
+    def _again_later(self, guild: discord.Guild, why: str) -> None:
+        """Something could not be handled now (the database was away, the member busy):
+        catch the guild up again in a while. The audit log keeps every entry, and
+        restoring mutes finds every member whose mute is not in place."""
+        log.warning("guild %s: %s; catching up again in %.0f s", guild.id, why, RETRY_AFTER)
         if guild.id in self._retrying:
             return
         self._retrying.add(guild.id)
@@ -129,17 +127,21 @@ class Reconciliation(commands.Cog):
             try:
                 await self.catch_up(guild)
                 checks = await self.service.restore_mutes(guild.id)
-                if checks[MuteCheck.REAPPLIED]:
-                    log.info(
-                        "re-applied %d mutes in guild %s after a missed join",
-                        checks[MuteCheck.REAPPLIED], guild.id,
-                    )  # fmt: skip
                 if checks[MuteCheck.PUT_OFF]:
-                    self._again_later(guild, "mutes it could not check yet")
+                    self._again_later(
+                        guild,
+                        f"{checks[MuteCheck.PUT_OFF]} mutes in force could not be checked yet "
+                        "(an action on the member runs, or awaits the sweep)",
+                    )
+                else:
+                    log.info(
+                        "guild %s caught up: every mute in force is in place (%d re-applied)",
+                        guild.id, checks[MuteCheck.REAPPLIED],
+                    )  # fmt: skip
             except discord.HTTPException as error:
                 log.warning("could not read the audit log of guild %s: %s", guild.id, error)
             except DatabaseUnavailable:
-                self._again_later(guild, "its catch-up")
+                self._again_later(guild, "the database is unavailable: its catch-up waits")
             except Exception:
                 # A stopped bot resumes from the same cursor at its next start.
                 log.exception("catching up with guild %s failed", guild.id)

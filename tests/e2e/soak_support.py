@@ -745,8 +745,8 @@ class Soak:
     # ----------------------------------------------------------- the end
 
     async def settle(self) -> None:
-        """Stop, start once more, wait until nothing is pending and the audit log has
-        been caught up with, stop."""
+        """Stop, start once more, wait until nothing is pending, the audit log has been
+        caught up with and every mute in force is in place, stop."""
         assert self.bot is not None
         self.note("every command answered; stopping (SIGTERM)")
         self.result.exit_codes.append(await self.bot.stop())
@@ -765,14 +765,25 @@ class Soak:
                 cursor = await uow.guilds.audit_cursor(self.server.guild.id)
             pending = [c for c in cases if c.state is CaseState.PENDING]
             caught_up = last_entry is None or (cursor is not None and cursor >= last_entry)
-            if not pending and caught_up:
+            if not pending and caught_up and self.mutes_in_place():
                 break
             await asyncio.sleep(0.5)
         self.result.settle_wait = time.monotonic() - started
-        self.note("nothing pending, audit log caught up")
+        self.note("nothing pending, audit log caught up, mutes in place")
         await self.quiet()
         self.result.exit_codes.append(await self.bot.stop())
         self.note("stopped")
+
+    def mutes_in_place(self) -> bool:
+        """The bot's last word on the guild's mutes is that every one is in place (not
+        that some were put off: a dead process's lease, a case awaiting the sweep)."""
+        assert self.bot is not None
+        said = [
+            line
+            for line in self.bot.lines
+            if "every mute in force is in place" in line or "catching up again" in line
+        ]
+        return bool(said) and "every mute in force is in place" in said[-1]
 
     async def quiet(self, seconds: float = 2.0, limit: float = 30.0) -> None:
         """Until the bot has sent nothing for `seconds` (a DM being taken back)."""

@@ -412,7 +412,7 @@ async def test_a_return_missed_in_a_database_outage_is_re_muted_once_it_is_back(
         await emulator.member_leave(server.guild, target)
         await proxy.refuse()
         await emulator.member_join(server.guild, target)
-        await bot.wait_for_log("missed a member's return", timeout=30)
+        await bot.wait_for_log("a returning member's mute could not be checked yet", timeout=30)
         assert emulator.timeout_until(server.guild, target) is None  # not yet
         await proxy.resume()
         await emulator.wait_until(
