@@ -7,7 +7,7 @@ whole process belongs here.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -35,6 +35,9 @@ def _parse_int_list(value: object) -> object:
         low, high = int(match[1]), int(match[2] or match[1])
         if high < low:
             raise ValueError(f"range {item!r} runs backwards")
+        twice = sorted(set(numbers).intersection(range(low, high + 1)))
+        if twice:
+            raise ValueError(f"{twice[0]} is listed twice")
         numbers.extend(range(low, high + 1))
     return numbers
 
@@ -51,11 +54,15 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# NoDecode: pydantic-settings would read `1` as JSON (a number, not a list) before the
+# parser sees it. It must annotate the whole type: inside `| None` it goes unseen.
 IntList = Annotated[list[int], NoDecode]
+OptionalIntList = Annotated[list[int] | None, NoDecode]
 
 
-class Settings(BaseSettings):
-    """Every knob a maintainer can turn; see `.env.example` for the documented list."""
+class DatabaseSettings(BaseSettings):
+    """DATABASE_URL alone: what migrations need, so that an unrelated bad setting
+    cannot stop them (`lockdown db`, bare `alembic`)."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -65,13 +72,23 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    discord_token: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        return normalise_database_url(value.strip())
+
+
+class Settings(DatabaseSettings):
+    """Every knob a maintainer can turn; see `.env.example` for the documented list."""
+
+    discord_token: SecretStr | None = None
     redis_url: str | None = None
     discord_api_base_url: str = DEFAULT_API_BASE_URL
     discord_gateway_url: str = DEFAULT_GATEWAY_URL
     shard_count: int | None = Field(default=None, ge=1)
-    shard_ids: IntList | None = None
+    shard_ids: OptionalIntList = None
     dev_guild_ids: IntList = Field(default_factory=list)
     auto_migrate: bool = True
     # Per user, across every guild and process: at most this many commands...
@@ -88,11 +105,6 @@ class Settings(BaseSettings):
     pending_settle_seconds: float = Field(default=120.0, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
-
-    @field_validator("database_url")
-    @classmethod
-    def _normalise_database_url(cls, value: str) -> str:
-        return normalise_database_url(value.strip())
 
     @field_validator("redis_url")
     @classmethod
@@ -136,14 +148,26 @@ class Settings(BaseSettings):
                 )
 
 
-def load_settings(**overrides: object) -> Settings:
+S = TypeVar("S", bound=BaseSettings)
+
+
+def _read(kind: type[S], overrides: dict[str, object]) -> S:
     """Read settings, turning pydantic's report into one line naming the variable."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
         message = str(error["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{name} is invalid: {message}") from None
+
+
+def load_settings(**overrides: object) -> Settings:
+    settings = _read(Settings, overrides)
     settings.check_shards()
     return settings
+
+
+def load_database_url() -> str:
+    """DATABASE_URL (or its default), whatever the other settings say."""
+    return _read(DatabaseSettings, {}).database_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.settings import (
     DEFAULT_GATEWAY_URL,
     Settings,
     SettingsError,
+    load_database_url,
     load_settings,
 )
 from db.engine import is_sqlite
@@ -67,6 +69,87 @@ def test_lists_accept_commas_and_ranges(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert settings.shard_ids == [0, 1, 2, 5]
     assert settings.dev_guild_ids == [123456789012345678, 876543210987654321]
+
+
+SHARDS = "SHARD_IDS"
+GUILDS = "DEV_GUILD_IDS"
+GUILD_A, GUILD_B = 123456789012345678, 876543210987654321
+
+
+@pytest.fixture(params=["environment", ".env"])
+def set_variables(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[dict[str, str]], None]:
+    """Put variables where a maintainer would: in the environment, or in `.env`."""
+
+    def put(variables: dict[str, str]) -> None:
+        if request.param == "environment":
+            for name, value in variables.items():
+                monkeypatch.setenv(name, value)
+        else:
+            with open(".env", "w") as env:
+                env.writelines(f"{name}={value}\n" for name, value in variables.items())
+
+    return put
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        # .env.example and the README: one id (one shard per process), a range, a list.
+        (SHARDS, "1", [1]),
+        (SHARDS, "0", [0]),
+        (SHARDS, "0-3", [0, 1, 2, 3]),
+        (SHARDS, "4-7", [4, 5, 6, 7]),
+        (SHARDS, "0,2", [0, 2]),
+        (SHARDS, "0-2, 5", [0, 1, 2, 5]),
+        (SHARDS, "", None),  # empty: every shard
+        (GUILDS, str(GUILD_A), [GUILD_A]),
+        (GUILDS, f"{GUILD_A},{GUILD_B}", [GUILD_A, GUILD_B]),
+        (GUILDS, f"{GUILD_A}, {GUILD_B}", [GUILD_A, GUILD_B]),
+        (GUILDS, "", []),  # empty: commands synced globally
+    ],
+)
+def test_every_documented_form_of_a_list_setting(
+    set_variables: Callable[[dict[str, str]], None],
+    name: str,
+    value: str,
+    expected: list[int] | None,
+) -> None:
+    set_variables({"SHARD_COUNT": "8", name: value})
+    assert getattr(load_settings(), name.lower()) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (SHARDS, "0,0", "SHARD_IDS is invalid: 0 is listed twice"),
+        (SHARDS, "0-3,2", "SHARD_IDS is invalid: 2 is listed twice"),
+        (GUILDS, f"{GUILD_A},{GUILD_A}", f"DEV_GUILD_IDS is invalid: {GUILD_A} is listed twice"),
+    ],
+)
+def test_a_list_setting_refuses_duplicates(
+    set_variables: Callable[[dict[str, str]], None], name: str, value: str, message: str
+) -> None:
+    set_variables({"SHARD_COUNT": "8", name: value})
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == message
+
+
+def test_the_database_url_is_read_alone(set_variables: Callable[[dict[str, str]], None]) -> None:
+    """Migrations need DATABASE_URL only; another setting's bad value cannot stop them."""
+    url = "postgresql://lockdown@db:5432/lockdown"
+    set_variables({"DATABASE_URL": url, "SHARD_IDS": "0,0", "LOG_FORMAT": "xml"})
+    with pytest.raises(SettingsError):
+        load_settings()
+    assert load_database_url() == "postgresql+asyncpg://lockdown@db:5432/lockdown"
+
+
+def test_a_bad_database_url_is_still_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://x")
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL is invalid: must be a postgresql://"):
+        load_database_url()
 
 
 def test_reads_dot_env(tmp_path: object) -> None:
