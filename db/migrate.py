@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +14,8 @@ from sqlalchemy.engine import Connection
 
 from db.engine import create_engine, is_sqlite
 
+#: The checkout's top directory, for the tests and maintainers (`alembic.ini` and
+#: `migrations/` live there). Installed, nothing here uses it.
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,10 +27,25 @@ class SchemaAhead(SchemaBehind):
     """The database was migrated by a newer Lockdown than this one."""
 
 
+def migrations_directory() -> Path:
+    """The Alembic history, wherever Lockdown is installed.
+
+    The checkout keeps it in `migrations/` beside `alembic.ini`, for bare
+    `alembic`; the wheel ships that folder as the package `db.migrations`, and an
+    editable install maps the one onto the other (pyproject.toml).
+    """
+    location = resources.files("db.migrations")
+    if not isinstance(location, Path):  # a zipped install: Alembic reads a directory
+        raise RuntimeError(f"Lockdown's migrations must be files on disk, not in {location}")
+    return location
+
+
 def alembic_config(url: str) -> Config:
-    """Alembic's config for `url`, independent of the working directory."""
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    """Alembic's config for `url`, independent of the working directory and of
+    `alembic.ini` (the checkout's, for maintainers; an installed Lockdown has none)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

@@ -1,7 +1,8 @@
 """Alembic environment: one history for SQLite and PostgreSQL, run on the async engine.
 
 The URL is `sqlalchemy.url` when a caller set it on the Config (tests, the
-`lockdown db` commands), else the settings' DATABASE_URL.
+`lockdown db` commands), else DATABASE_URL (or `.env`): read alone, so that an
+unrelated bad setting cannot stop a migration.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,9 +25,12 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from bot.settings import load_settings
+    from bot.settings import SettingsError, load_database_url
 
-    return load_settings().database_url
+    try:
+        return load_database_url()
+    except SettingsError as error:
+        raise CommandError(str(error)) from None  # `alembic` prints it as one line
 
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
