@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -47,6 +49,47 @@ def _check_sqlite_directory(url: str) -> None:
 def is_sqlite(url: str) -> bool:
     """The one test of which backend a URL names (the other is PostgreSQL)."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, made absolute; None for other URLs and in-memory ones."""
+    database = make_url(url).database
+    if not is_sqlite(url) or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def describe(url: str) -> str:
+    """Which database a URL names, for people: backend and host or file, never the password."""
+    parsed = make_url(url)
+    if is_sqlite(url):
+        path = sqlite_file(url)
+        return f"SQLite file {path}" if path else f"SQLite {parsed.database or ':memory:'}"
+    host = parsed.host or "the local socket"
+    port = f":{parsed.port}" if parsed.port else ""
+    user = f" as {parsed.username}" if parsed.username else ""
+    return f"PostgreSQL database {parsed.database} on {host}{port}{user}"
+
+
+class DatabaseUnavailable(Exception):
+    """The database in DATABASE_URL cannot be used; the message says which one and why."""
+
+
+@contextmanager
+def blame_database(url: str) -> Iterator[None]:
+    """Report a failure inside as the database's, naming it: use it around code whose
+    only I/O is the database, so a file or network error elsewhere keeps its own cause."""
+    try:
+        yield
+    except (OSError, DBAPIError) as error:
+        lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+        if isinstance(error, TimeoutError):
+            reason = "it did not answer in time"
+        else:
+            reason = lines[0] if lines else type(error).__name__
+        raise DatabaseUnavailable(
+            f"cannot use the database in DATABASE_URL ({describe(url)}): {reason}"
+        ) from error
 
 
 def create_engine(
