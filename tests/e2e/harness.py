@@ -7,7 +7,9 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 from bot.domain.models import Case
@@ -24,6 +26,9 @@ class BotProcess:
     it must log "connected as" when ready and stop cleanly on SIGTERM. Both start
     through `tests.e2e.launcher`, which only shortens discord.py's back-off between
     its retries of a Discord server error (25 s in all otherwise).
+
+    `command` runs an installed Lockdown instead (`[".../bin/lockdown", "run"]`), as
+    is, in `cwd`, without the checkout on its path (tests/deploy).
     """
 
     #: Started and not yet stopped or killed: what a failed test left running.
@@ -35,10 +40,14 @@ class BotProcess:
         database_url: str | None = None,
         *,
         module: str = "bot",
+        command: Sequence[str] | None = None,
+        cwd: Path = ROOT,
         **settings: str,
     ) -> None:
         self.emulator = emulator
         self.module = module
+        self.command = [sys.executable, "-m", "tests.e2e.launcher", module]
+        self.cwd = cwd
         self.environment = {
             k: v
             for k, v in os.environ.items()
@@ -57,6 +66,9 @@ class BotProcess:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if command is not None:
+            self.command = list(command)
+            del self.environment["PYTHONPATH"]
         if database_url is not None:
             self.environment["DATABASE_URL"] = database_url
         self.environment.update(settings)
@@ -67,11 +79,8 @@ class BotProcess:
 
     async def start(self, *, wait_ready: bool = True, timeout: float = 30.0) -> BotProcess:  # noqa: ASYNC109
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.e2e.launcher",
-            self.module,
-            cwd=ROOT,
+            *self.command,
+            cwd=self.cwd,
             env=self.environment,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -106,6 +115,18 @@ class BotProcess:
             await asyncio.wait_for(seen(), timeout)
         except TimeoutError:
             raise AssertionError(f"bot never logged {text!r}:\n{self.output}") from None
+
+    async def exited(self, *, timeout: float = 30.0) -> int:  # noqa: ASYNC109
+        """Wait for the bot to end by itself; its exit code."""
+        assert self._process is not None
+        try:
+            code = await asyncio.wait_for(self._process.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"bot did not exit:\n{self.output}") from None
+        BotProcess.running.discard(self)
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, 5)
+        return code
 
     async def stop(self, *, timeout: float = 15.0) -> int:  # noqa: ASYNC109
         """SIGTERM, as a supervisor would; kill only if it does not exit in time."""
