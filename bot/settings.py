@@ -103,6 +103,8 @@ class Settings(DatabaseSettings):
     # A case still pending this long after its action began (a crash, a database outage)
     # is settled from what Discord shows. Longer than any action takes.
     pending_settle_seconds: float = Field(default=120.0, ge=1)
+    # Serve /healthz, /readyz and /metrics on this port (0: any free port, logged); off unset.
+    http_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
