@@ -32,7 +32,8 @@ import pytest
 #: Set by the controlling pytest process for its workers: the directory of `Turns`.
 TURNS_DIRECTORY = "LOCKDOWN_TEST_TURNS"
 SHARED_SCOPES = frozenset({"package", "module", "class"})
-END_TO_END = "tests/e2e/"
+#: Tests that wait on bot processes; the installed-wheel test also builds and installs.
+END_TO_END = ("tests/e2e/", "tests/deploy/test_installed.py")
 
 
 def shared_fixture_group(item: pytest.Item) -> str | None:
