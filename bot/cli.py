@@ -67,15 +67,15 @@ def _say_database(url: str) -> None:
     print(f"lockdown: using {describe(url)}", file=sys.stderr)
 
 
-#: What only reads a database: pointed at a SQLite file that is not there, they say so
-#: rather than create an empty one.
-_READ_ONLY_DB_COMMANDS = frozenset({"current", "downgrade", "check"})
+#: What needs a database that exists: pointed at a SQLite file that is not there, they
+#: say so rather than create an empty one (only `upgrade` creates it).
+_EXISTING_DATABASE_COMMANDS = frozenset({"current", "downgrade", "check"})
 
 
 def _db(args: argparse.Namespace, url: str) -> int:
     _say_database(url)
     missing = sqlite_file(url)
-    if args.db_command in _READ_ONLY_DB_COMMANDS and missing and not missing.exists():
+    if args.db_command in _EXISTING_DATABASE_COMMANDS and missing and not missing.exists():
         print(
             f"lockdown: the SQLite file {missing} does not exist: "
             "check DATABASE_URL, or create it with `lockdown db upgrade`",
