@@ -113,8 +113,12 @@ def test_bot_refuses_a_postgres_database_behind_head(
     tmp_path: Path, empty_postgres_url: str
 ) -> None:
     empty_url = empty_postgres_url
-    result = run([*LOCKDOWN, "run"], tmp_path, DATABASE_URL=empty_url, DISCORD_TOKEN="t" * 30)
+    given, using = described(empty_url)
+    result = run([*LOCKDOWN, "run"], tmp_path, DATABASE_URL=given, DISCORD_TOKEN="t" * 30)
     assert result.returncode == 2
+    # The bot logs which database it uses, before anything else it does.
+    assert f"bot.runner: {using.removeprefix('lockdown: ')}" in result.stderr.splitlines()[0]
+    assert "pa55word" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "lockdown: the database schema is not at the newest migration "
         f"({migrate.head_revision(empty_url)}): run `lockdown db upgrade` "
