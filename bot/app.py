@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.ports import Clock, DiscordActions
 from bot.domain.shards import ShardScope
 from bot.infra.clock import SystemClock
@@ -50,8 +51,12 @@ def build_services(
     identity: Callable[[], BotIdentity],
     scope: Callable[[], ShardScope],
     clock: Clock | None = None,
+    metrics: Metrics = NO_METRICS,
 ) -> Services:
-    """Wire every service; nothing here opens a connection or starts a task."""
+    """Wire every service; nothing here opens a connection or starts a task.
+
+    `metrics` is what they report to (`shared` and `database` report on their own:
+    see `shared_state` and `Database.observe`)."""
     clock = clock or SystemClock()
     config = ConfigService(database, shared.config_cache, clock)
     names = NameBook(database, clock)
@@ -67,10 +72,18 @@ def build_services(
         modlog=modlog,
         names=names,
         locks=locks,
+        metrics=metrics,
     )
-    escalation = EscalationService(database, config, acting, modlog)
+    escalation = EscalationService(database, config, acting, modlog, metrics)
     timers = TimerService(
-        database, discord, config, clock, identity=identity, scope=scope, modlog=modlog
+        database,
+        discord,
+        config,
+        clock,
+        identity=identity,
+        scope=scope,
+        modlog=modlog,
+        metrics=metrics,
     )
     shared.bus.subscribe(timers.on_event)
     shared.bus.on_reconnect(timers.wake)  # a case may have come meanwhile
@@ -80,9 +93,18 @@ def build_services(
         acting=acting,
         escalation=escalation,
         massban=MassBanService(
-            database, discord, config, clock, events=shared.bus, modlog=modlog, names=names
+            database,
+            discord,
+            config,
+            clock,
+            events=shared.bus,
+            modlog=modlog,
+            names=names,
+            metrics=metrics,
         ),
-        pardons=PardonService(database, discord, config, clock, modlog=modlog, names=names),
+        pardons=PardonService(
+            database, discord, config, clock, modlog=modlog, names=names, metrics=metrics
+        ),
         cases=CaseService(database, config, clock),
         policies=PolicyService(database, clock),
         changes=ChangeLogService(database),
@@ -97,6 +119,7 @@ def build_services(
             modlog=modlog,
             names=names,
             locks=locks,
+            metrics=metrics,
         ),
         data=DataService(database, config, clock),
         throttle=CommandThrottle(
@@ -105,6 +128,7 @@ def build_services(
             limit=settings.command_limit,
             window=settings.command_window_seconds,
             on_burst=acting.report_burst,
+            metrics=metrics,
         ),
         commands=CommandSyncState(database, clock),
         names=names,

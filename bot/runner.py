@@ -15,6 +15,7 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from bot.discord_side.client import LockdownBot
+from bot.discord_side.operations import serve_operations
 from bot.logs import configure_logging
 from bot.settings import Settings
 from db import migrate
@@ -69,7 +70,7 @@ async def _serve(settings: Settings, token: str) -> int:
         # Close the gateway and the pools cleanly when a supervisor stops us.
         loop.add_signal_handler(signal_number, stop)
     try:
-        async with bot:
+        async with bot, serve_operations(bot):  # HTTP_PORT's endpoints, if set
             if await _log_in(bot, token, stopping):
                 await bot.connect()
     except discord.LoginFailure:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
+from bot.domain.metrics import Metrics
+from db.repositories._sql import observe_statements
 from db.unit_of_work import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -114,6 +117,14 @@ def create_engine(
     return create_async_engine(url, **options)
 
 
+@dataclass(frozen=True, slots=True)
+class PoolState:
+    name: str
+    size: int
+    checked_out: int
+    overflow: int  # beyond `size`; negative while fewer than `size` are open
+
+
 class Database:
     """The process's connection pools and its two kinds of unit of work."""
 
@@ -154,3 +165,17 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         await self.autocommit_engine.dispose()
+
+    def observe(self, metrics: Metrics) -> None:
+        """Report every statement's latency to `metrics`, the fast path's included."""
+        for engine in (self.engine, self.autocommit_engine):
+            observe_statements(engine, metrics.statement_finished)
+
+    def pool_states(self) -> list[PoolState]:
+        """How full each pool is now (pools that keep no connections are left out)."""
+        states = []
+        for name, engine in (("transactions", self.engine), ("autocommit", self.autocommit_engine)):
+            pool = engine.pool
+            if isinstance(pool, QueuePool):
+                states.append(PoolState(name, pool.size(), pool.checkedout(), pool.overflow()))
+        return states

@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine, is_sqlite
 
@@ -113,3 +114,14 @@ def ensure_current(url: str, *, auto_migrate: bool) -> None:
         f"the database schema is not at the newest migration ({head}): "
         "run `lockdown db upgrade` (or `alembic upgrade head`) first"
     )
+
+
+async def revisions_on(engine: AsyncEngine) -> tuple[str, ...]:
+    """The revisions a database is stamped with, read through an open engine
+    without blocking the event loop (the readiness check)."""
+
+    def read(connection: Connection) -> tuple[str, ...]:
+        return tuple(MigrationContext.configure(connection).get_current_heads())
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.metadata
 import json
 import logging
 from collections.abc import Coroutine
@@ -15,11 +16,15 @@ from discord.ext import commands
 
 from bot.app import build_services
 from bot.discord_side.mentions import NO_MENTIONS
+from bot.discord_side.metering import name_routes, rest_trace
 from bot.discord_side.rest import RestActions
-from bot.discord_side.tree import LockdownTree
+from bot.discord_side.tree import LockdownTree, command_finished
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.shards import ShardScope
 from bot.infra.identify import IdentifyGate, MemoryIdentifyGate, RedisIdentifyGate
+from bot.infra.metrics import PrometheusMetrics
 from bot.infra.shared import shared_state
+from bot.logs import describe_database
 from bot.services.timers import BotIdentity
 from bot.settings import Settings
 from cogs.bans import Bans
@@ -66,8 +71,21 @@ def intents() -> discord.Intents:
     return wanted
 
 
+def version() -> str:
+    try:
+        return importlib.metadata.version("lockdown")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class LockdownBot(commands.AutoShardedBot):
     def __init__(self, *, settings: Settings, database: Database) -> None:
+        # Counted only when something serves them (HTTP_PORT): see bot.discord_side.operations.
+        self.prometheus = PrometheusMetrics() if settings.http_port is not None else None
+        self.metrics: Metrics = self.prometheus or NO_METRICS
+        metering: dict[str, Any] = {}
+        if self.prometheus is not None:
+            metering["http_trace"] = rest_trace(self.metrics, settings.discord_api_base_url)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -78,11 +96,16 @@ class LockdownBot(commands.AutoShardedBot):
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=LockdownTree,
+            **metering,
         )
         self.settings = settings
         self.database = database
+        if self.prometheus is not None:
+            name_routes(self.http)
+            database.observe(self.metrics)
+        self.http_port: int | None = None  # where the operations endpoints listen, if anywhere
         # Shared by every process through Redis when there is one; per process otherwise.
-        self.shared = shared_state(settings.redis_url)
+        self.shared = shared_state(settings.redis_url, self.metrics)
         self.services = build_services(
             settings,
             database,
@@ -90,7 +113,10 @@ class LockdownBot(commands.AutoShardedBot):
             RestActions(self.http),
             identity=self._identity,
             scope=self._scope,
+            metrics=self.metrics,
         )
+        # Connected means READY or RESUMED since the last disconnect (for /readyz).
+        self._shards_up: dict[int, bool] = {}
         self._identify_gate: IdentifyGate | None = None
         self._max_concurrency: int | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -104,6 +130,28 @@ class LockdownBot(commands.AutoShardedBot):
         """The shards this process runs (known once the gateway is up)."""
         count = self.shard_count or 1
         return ShardScope(count, frozenset(self.shard_ids or range(count)))
+
+    def shard_states(self) -> dict[int, bool]:
+        """Whether each shard this process owns is connected; empty before the
+        shard count is known (it comes from Discord when SHARD_COUNT is unset)."""
+        count: int | None = self.shard_count  # discord.py's annotation omits None
+        if count is None:
+            return {}
+        return {shard: self._shards_up.get(shard, False) for shard in self._scope().shard_ids}
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = True
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shards_up[shard_id] = False
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[LockdownBot], command: object
+    ) -> None:
+        command_finished(interaction, "ok")
 
     async def setup_hook(self) -> None:
         await self.database.ping()
@@ -224,9 +272,27 @@ class LockdownBot(commands.AutoShardedBot):
         await self.on_guild_available(guild)
 
     async def on_ready(self) -> None:
+        """The start-up banner: what this process is and what it uses (no secrets)."""
+        settings = self.settings
+        facts = {
+            "version": version(),
+            "database": describe_database(settings.database_url),
+            "redis": "on" if settings.redis_url else "off",
+            "shard_ids": sorted(self.shards),
+            "shard_count": self.shard_count,
+            "guilds": len(self.guilds),
+            "http_port": self.http_port,
+        }
         log.info(
-            "connected as %s to %d guilds on shards %s",
+            "connected as %s to %d guilds on shards %s of %s: Lockdown %s, database %s, "
+            "Redis %s, HTTP port %s",
             self.user,
-            len(self.guilds),
-            sorted(self.shards),
+            facts["guilds"],
+            facts["shard_ids"],
+            facts["shard_count"],
+            facts["version"],
+            facts["database"],
+            facts["redis"],
+            facts["http_port"] if self.http_port is not None else "off",
+            extra=facts,
         )

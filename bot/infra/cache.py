@@ -18,6 +18,7 @@ from typing import Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.clock import Monotonic
 from bot.infra.events import CacheInvalidated, Event, EventBus
 from bot.infra.redis_client import REDIS_DOWN, Outage
@@ -54,10 +55,17 @@ class MemoryCache(Generic[V]):
     so it never serves a value older than its own last write."""
 
     def __init__(
-        self, ttl_seconds: float = 300.0, *, monotonic: Monotonic = time.monotonic
+        self,
+        ttl_seconds: float = 300.0,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        name: str = "config",
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._ttl = ttl_seconds
         self._monotonic = monotonic
+        self._name = name
+        self._metrics = metrics
         self._entries: dict[int, tuple[float, V]] = {}
         self._hits = 0
         self._misses = 0
@@ -66,8 +74,10 @@ class MemoryCache(Generic[V]):
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._monotonic():
             self._hits += 1
+            self._metrics.cache_lookup(self._name, "l1_hit")
             return entry[1]
         self._misses += 1
+        self._metrics.cache_lookup(self._name, "miss")
         value = await load()
         self._entries[key] = (self._monotonic() + self._ttl, value)
         return value
@@ -99,6 +109,7 @@ class TieredCache(Generic[V]):
         l1_ttl: float = 60.0,
         l2_ttl: float = 600.0,
         monotonic: Monotonic = time.monotonic,  # L1's clock; Redis expires L2 on its own
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.name = name
         self._redis = redis
@@ -113,8 +124,12 @@ class TieredCache(Generic[V]):
         # before then may be stale and must not land in L1.
         self._epoch = 0
         self._unsynced: set[int] = set()  # written while Redis was away
+        self._metrics = metrics
         self._outage = Outage(
-            f"the {name} cache", "reads the database meanwhile", monotonic=monotonic
+            f"the {name} cache",
+            "reads the database meanwhile",
+            monotonic=monotonic,
+            metrics=metrics,
         )
         self._l1_hits = self._l2_hits = self._misses = 0
         bus.subscribe(self._on_event)
@@ -127,14 +142,17 @@ class TieredCache(Generic[V]):
         entry = self._local.get(key)
         if entry is not None and entry[0] > self._monotonic():
             self._l1_hits += 1
+            self._metrics.cache_lookup(self.name, "l1_hit")
             return entry[1]
         epoch = self._epoch
         shared = await self._read_l2(key)
         if shared is not None:
             self._l2_hits += 1
+            self._metrics.cache_lookup(self.name, "l2_hit")
             value = self._decode(shared)
         else:
             self._misses += 1
+            self._metrics.cache_lookup(self.name, "miss")
             value = await load()
             await self._fill_l2(key, value)
         if epoch == self._epoch:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case
 from bot.infra.clock import Monotonic
 from bot.infra.redis_client import REDIS_DOWN, Outage
@@ -186,6 +187,7 @@ class RedisEventBus(_Subscriptions):
         channel: str = CHANNEL,
         liveness: float = 15.0,
         monotonic: Monotonic = time.monotonic,  # times the outages
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         super().__init__()
         self._liveness = liveness  # seconds of silence before checking the connection
@@ -194,7 +196,7 @@ class RedisEventBus(_Subscriptions):
         self._listener_client = listener
         self._channel = channel
         self._publishing = Outage(
-            "events", "reach this process only meanwhile", monotonic=monotonic
+            "events", "reach this process only meanwhile", monotonic=monotonic, metrics=metrics
         )
         self._listening = Outage(
             "the event subscription", "reconnects in the background", monotonic=monotonic

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.clock import Monotonic, Sleep
 from bot.infra.redis_client import REDIS_DOWN, Outage
 
@@ -66,6 +67,7 @@ class RedisIdentifyGate:
         interval: float = IDENTIFY_INTERVAL,
         monotonic: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._redis = redis
         self._namespace = namespace  # the application, so two bots never share turns
@@ -74,7 +76,7 @@ class RedisIdentifyGate:
         self._sleep = sleep
         self._fallback = MemoryIdentifyGate(interval, monotonic=monotonic, sleep=sleep)
         self._outage = Outage(
-            "identify turns", "are kept per process meanwhile", monotonic=monotonic
+            "identify turns", "are kept per process meanwhile", monotonic=monotonic, metrics=metrics
         )
 
     async def wait_turn(self, bucket: int) -> None:

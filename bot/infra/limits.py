@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.clock import Monotonic
 from bot.infra.redis_client import REDIS_DOWN, Outage
 
@@ -116,11 +117,14 @@ class RedisRateLimiter:
         *,
         prefix: str = "lockdown:ratelimit:",
         monotonic: Monotonic = time.monotonic,  # the fallback's and the outage's; Redis has its own
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._fallback = MemoryRateLimiter(monotonic=monotonic)
-        self._outage = Outage("rate limits", "count in this process meanwhile", monotonic=monotonic)
+        self._outage = Outage(
+            "rate limits", "count in this process meanwhile", monotonic=monotonic, metrics=metrics
+        )
         # Members must be unique across every process adding to the same window.
         self._process = secrets.token_hex(6) + ":"
         self._count = itertools.count()
@@ -160,11 +164,14 @@ class RedisCooldowns:
         *,
         prefix: str = "lockdown:cooldown:",
         monotonic: Monotonic = time.monotonic,  # the fallback's and the outage's; Redis has its own
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._fallback = MemoryCooldowns(monotonic=monotonic)
-        self._outage = Outage("cooldowns", "count in this process meanwhile", monotonic=monotonic)
+        self._outage = Outage(
+            "cooldowns", "count in this process meanwhile", monotonic=monotonic, metrics=metrics
+        )
 
     async def start(self, key: str, seconds: float) -> float:
         if self._outage.resting():

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.clock import Monotonic
 
 log = logging.getLogger(__name__)
@@ -58,21 +59,37 @@ def redis_for_subscriptions(url: str) -> Redis:
 class Outage:
     """Tracks one component's view of Redis: one warning when it goes away, one
     line when it is back, and no attempt for a second after a failure, so a hung
-    Redis costs a command at most one timeout a second, not one per call."""
+    Redis costs a command at most one timeout a second, not one per call.
+
+    It also counts, for `/metrics`, each outage and each call the component's
+    fallback served (every `failed`, and every `resting` that answers True:
+    the caller then uses its fallback).
+    """
 
     RETRY_AFTER = 1.0
 
-    def __init__(self, what: str, meanwhile: str, *, monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(
+        self,
+        what: str,
+        meanwhile: str,
+        *,
+        monotonic: Monotonic = time.monotonic,
+        metrics: Metrics = NO_METRICS,
+    ) -> None:
         self._what = what
         self._meanwhile = meanwhile
         self._monotonic = monotonic
+        self._metrics = metrics
+        self.component = what.removeprefix("the ").replace(" ", "_")  # the metrics label
         self._retry_at = 0.0
         self.down = False
 
     def failed(self, error: Exception) -> None:
         self._retry_at = self._monotonic() + self.RETRY_AFTER
+        self._metrics.redis_fallback(self.component)
         if not self.down:
             log.warning("Redis unreachable (%s): %s %s", error, self._what, self._meanwhile)
+            self._metrics.redis_outage(self.component)
             self.down = True
 
     def ok(self) -> None:
@@ -82,7 +99,10 @@ class Outage:
 
     def resting(self) -> bool:
         """True while Redis failed less than a second ago: use the fallback directly."""
-        return self.down and self._monotonic() < self._retry_at
+        if self.down and self._monotonic() < self._retry_at:
+            self._metrics.redis_fallback(self.component)
+            return True
+        return False
 
 
 class RedisUnavailable(Exception):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from bot.domain.config import GuildConfig
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.cache import Cache, MemoryCache, TieredCache
 from bot.infra.events import EventBus, MemoryEventBus, RedisEventBus
 from bot.infra.limits import (
@@ -46,25 +47,26 @@ class Shared:
             await self.redis.aclose()
 
 
-def shared_state(redis_url: str | None) -> Shared:
+def shared_state(redis_url: str | None, metrics: Metrics = NO_METRICS) -> Shared:
     if redis_url is None:
         return Shared(
             limiter=MemoryRateLimiter(),
             cooldowns=MemoryCooldowns(),
-            config_cache=MemoryCache[GuildConfig](),
+            config_cache=MemoryCache[GuildConfig](metrics=metrics),
             bus=MemoryEventBus(),
         )
     redis = redis_for_commands(redis_url)
-    bus = RedisEventBus(redis, redis_for_subscriptions(redis_url))
+    bus = RedisEventBus(redis, redis_for_subscriptions(redis_url), metrics=metrics)
     return Shared(
-        limiter=RedisRateLimiter(redis),
-        cooldowns=RedisCooldowns(redis),
+        limiter=RedisRateLimiter(redis, metrics=metrics),
+        cooldowns=RedisCooldowns(redis, metrics=metrics),
         config_cache=TieredCache(
             "config",
             redis,
             bus,
             encode=GuildConfig.to_json,
             decode=GuildConfig.from_json,
+            metrics=metrics,
         ),
         bus=bus,
         redis=redis,

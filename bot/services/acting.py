@@ -10,6 +10,7 @@ the escalation ladder and (later) automod all come through here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,12 +19,13 @@ from bot.domain.durations import format_duration
 from bot.domain.errors import DatabaseUnavailable, LockdownError
 from bot.domain.hierarchy import Scene, preflight
 from bot.domain.lifecycle import Action, CaseState
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure, SentDm
 from bot.domain.reasons import NO_REASON, audit_reason, clean_reason
 from bot.infra.events import CaseCreated, EventBus
 from bot.infra.limits import RateLimiter
-from bot.services import enforcement
+from bot.services import actionlog, enforcement
 from bot.services.config import ConfigService
 from bot.services.locks import MemberLocks
 from bot.services.modlog import ModLog
@@ -38,7 +40,11 @@ MAX_DELETE_MESSAGE_SECONDS = 7 * 86_400
 
 
 class ActionFailed(LockdownError):
-    """Discord did not carry the action out; nothing was recorded."""
+    """Discord did not carry the action out; its case, if one was recorded, failed."""
+
+    def __init__(self, message: str, *, case_number: int | None = None) -> None:
+        super().__init__(message)
+        self.case_number = case_number
 
 
 class AlreadyDone(LockdownError):
@@ -47,6 +53,10 @@ class AlreadyDone(LockdownError):
 
 class RecordedLater(LockdownError):
     """Discord carried the action out but the database could not confirm it yet."""
+
+    def __init__(self, message: str, *, case_number: int) -> None:
+        super().__init__(message)
+        self.case_number = case_number
 
 
 class TooManyActions(LockdownError):
@@ -95,8 +105,10 @@ class ActingService:
         modlog: ModLog,
         names: NameBook,
         locks: MemberLocks,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._database = database
+        self._metrics = metrics
         self._locks = locks
         self._discord = discord
         self._config = config
@@ -113,8 +125,51 @@ class ActingService:
         The case is recorded as pending before anything is sent to Discord (a
         database that cannot take it refuses the command before anything
         happens), then confirmed, or marked failed if Discord refused. Actions
-        on one member run one at a time.
+        on one member run one at a time. Every outcome is logged (`actionlog`) and
+        counted.
         """
+        started = time.perf_counter()
+        try:
+            outcome = await self._act(request)
+        except RecordedLater as pending:
+            self._finished(request, "pending", started, refusal=pending)
+            raise
+        except ActionFailed as failure:
+            failed = "failed" if failure.case_number is not None else "refused"
+            self._finished(request, failed, started, refusal=failure)
+            raise
+        except LockdownError as refusal:
+            self._finished(request, "refused", started, refusal=refusal)
+            raise
+        except Exception:
+            self._finished(request, "error", started)
+            raise
+        self._finished(request, "done", started, case=outcome.case.number)
+        return outcome
+
+    def _finished(
+        self,
+        request: ActionRequest,
+        outcome: str,
+        started: float,
+        *,
+        case: int | None = None,
+        refusal: LockdownError | None = None,
+    ) -> None:
+        action = request.action.value
+        self._metrics.action_finished(action, outcome, time.perf_counter() - started)
+        actionlog.record(
+            action=action,
+            outcome=outcome,
+            guild=request.guild_id,
+            actor=request.scene.actor.id,
+            target=request.scene.target_id,
+            case=case if case is not None else getattr(refusal, "case_number", None),
+            started=started,
+            refusal=refusal,
+        )
+
+    async def _act(self, request: ActionRequest) -> Outcome:
         reason = clean_reason(request.reason)
         config = await self._config.get(request.guild_id)
         preflight(request.action, request.scene, config.moderator_role_ids)
@@ -152,7 +207,9 @@ class ActingService:
             await self._apply(request, config, intent, now, expires_at)
         except DiscordFailure as failure:
             await self._fail(intent, sent)
-            raise ActionFailed(explain(request.action, failure)) from None
+            raise ActionFailed(
+                explain(request.action, failure), case_number=intent.number
+            ) from None
         if notify and not kind.dm_first:
             sent = await self._notify(request, intent, None)
 
@@ -177,7 +234,8 @@ class ActingService:
             raise RecordedLater(
                 f"{kind.past_tense} {request.target_name} on Discord, but the database is "
                 f"unavailable, so case #{intent.number} is still pending; it will be "
-                "confirmed when the database is back."
+                "confirmed when the database is back.",
+                case_number=intent.number,
             ) from None
         if recorded is None:  # settled meanwhile by reconciliation: read what it decided
             async with self._database.autocommit() as uow:
@@ -228,7 +286,9 @@ class ActingService:
             related_number=request.related_number,
         )
         async with self._database.autocommit() as uow:
-            return await uow.cases.create(request.guild_id, intent)
+            recorded = await uow.cases.create(request.guild_id, intent)
+        self._metrics.case_recorded(request.action.value)
+        return recorded
 
     async def _fail(self, intent: Case, sent: SentDm | None) -> None:
         """Discord refused: a DM that already told the member is taken back (or, if it
@@ -290,6 +350,7 @@ class ActingService:
         )
         if verdict.allowed:
             return
+        self._metrics.antinuke_refused("actions")
         wait = format_duration(timedelta(seconds=max(1, round(verdict.retry_after))))
         await self._modlog.alert(
             request.guild_id,

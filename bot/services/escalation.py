@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from bot.domain.errors import LockdownError
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case
 from bot.services.acting import ActingService, ActionRequest, Outcome
 from bot.services.config import ConfigService
@@ -21,9 +22,15 @@ ESCALATION_ACTOR = "Lockdown escalation"
 
 class EscalationService:
     def __init__(
-        self, database: Database, config: ConfigService, acting: ActingService, modlog: ModLog
+        self,
+        database: Database,
+        config: ConfigService,
+        acting: ActingService,
+        modlog: ModLog,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._database = database
+        self._metrics = metrics
         self._config = config
         self._acting = acting
         self._modlog = modlog
@@ -77,6 +84,7 @@ class EscalationService:
             )
             try:
                 done.append(await self._acting.act(rung))
+                self._metrics.escalation_applied(policy.action.value)
             except LockdownError as error:
                 why = f"escalation to {policy.action.value} (policy #{policy.id}) failed: {error}"
                 failures.append(why)

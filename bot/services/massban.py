@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from bot.domain.access import moderate, require
+from bot.domain.errors import LockdownError
 from bot.domain.hierarchy import Participant, Refused, Scene, preflight
 from bot.domain.lifecycle import Action
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import BulkBanResult, Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import audit_reason, clean_reason
 from bot.infra.events import CaseCreated, EventBus
+from bot.services import actionlog
 from bot.services.acting import MAX_DELETE_MESSAGE_SECONDS, ActionFailed, explain
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
@@ -58,7 +62,9 @@ class MassBanService:
         events: EventBus,
         modlog: ModLog,
         names: NameBook,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._database = database
         self._discord = discord
         self._config = config
@@ -80,8 +86,54 @@ class MassBanService:
         """Ban many users, 200 per request; one case each.
 
         Each target passes the same pre-flight check as a single ban; those that
-        fail it are reported, not attempted.
+        fail it are reported, not attempted. One log record says how it went.
         """
+        started = time.perf_counter()
+        try:
+            outcome = await self._massban(request)
+        except LockdownError as refusal:
+            self._finished(request, "refused", started, refusal=refusal)
+            raise
+        except Exception:
+            self._finished(request, "error", started)
+            raise
+        result = "failed" if not outcome.banned else "partial" if outcome.failed else "done"
+        self._finished(
+            request,
+            result,
+            started,
+            case=outcome.banned[0].number if outcome.banned else None,
+            banned=len(outcome.banned),
+            failed=len(outcome.failed),
+        )
+        return outcome
+
+    def _finished(
+        self,
+        request: MassBanRequest,
+        outcome: str,
+        started: float,
+        *,
+        case: int | None = None,
+        refusal: LockdownError | None = None,
+        banned: int | None = None,
+        failed: int | None = None,
+    ) -> None:
+        self._metrics.action_finished("massban", outcome, time.perf_counter() - started)
+        actionlog.record(
+            action="massban",
+            outcome=outcome,
+            guild=request.guild_id,
+            actor=request.actor.id,
+            case=case,
+            started=started,
+            refusal=refusal,
+            targets=len(request.targets),
+            banned=banned,
+            failed=failed,
+        )
+
+    async def _massban(self, request: MassBanRequest) -> MassBanOutcome:
         reason = clean_reason(request.reason)
         if not 0 <= request.delete_message_seconds <= MAX_DELETE_MESSAGE_SECONDS:
             raise ActionFailed("Messages can be deleted for up to 7 days.")
@@ -167,4 +219,5 @@ class MassBanService:
                 )
                 assert recorded is not None
                 cases.append(recorded.case)
+        self._metrics.case_recorded(Action.BAN.value, len(cases))
         return cases

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.domain.access import CHANGE_CASES, Participant, change_case, require
 from bot.domain.errors import LockdownError
 from bot.domain.lifecycle import Action
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import audit_reason, clean_reason
-from bot.services import enforcement
+from bot.services import actionlog, enforcement
 from bot.services.acting import ActionFailed, Outcome, explain
 from bot.services.config import ConfigService
 from bot.services.modlog import ModLog
@@ -31,7 +34,9 @@ class PardonService:
         *,
         modlog: ModLog,
         names: NameBook,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._database = database
         self._discord = discord
         self._config = config
@@ -53,6 +58,46 @@ class PardonService:
         Needs the permission of the action the case records (Ban Members to
         pardon a ban, Timeout Members for a mute or a warning), or a moderator role.
         """
+        started = time.perf_counter()
+        try:
+            outcome = await self._pardon(
+                guild_id, number, actor=actor, actor_name=actor_name, reason=reason
+            )
+        except LockdownError as refusal:
+            outcome_name = "failed" if isinstance(refusal, ActionFailed) else "refused"
+            self._metrics.action_finished("pardon", outcome_name, time.perf_counter() - started)
+            actionlog.record(
+                action="pardon",
+                outcome=outcome_name,
+                guild=guild_id,
+                actor=actor.id,
+                started=started,
+                refusal=refusal,
+                pardoned=number,
+            )
+            raise
+        self._metrics.action_finished("pardon", "done", time.perf_counter() - started)
+        actionlog.record(
+            action="pardon",
+            outcome="done",
+            target=outcome.case.target_id,
+            case=outcome.case.number,
+            started=started,
+            guild=guild_id,
+            actor=actor.id,
+            pardoned=number,
+        )
+        return outcome
+
+    async def _pardon(
+        self,
+        guild_id: int,
+        number: int,
+        *,
+        actor: Participant,
+        actor_name: str,
+        reason: str | None,
+    ) -> Outcome:
         cleaned = clean_reason(reason)
         config = await self._config.get(guild_id)
         roles = config.moderator_role_ids
@@ -102,6 +147,7 @@ class PardonService:
                 )
         if recorded is None:
             raise NothingToUndo(f"Case #{number} was ended a moment ago.")
+        self._metrics.case_recorded(Action.PARDON.value)
         pardon = recorded.case
         standing: list[Case] = []
         if case.type is Action.WARN:

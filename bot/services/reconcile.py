@@ -40,6 +40,7 @@ from bot.domain.lifecycle import (
     possible_sources,
     recorded_from_discord,
 )
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import Case, NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import (
@@ -49,7 +50,7 @@ from bot.domain.reasons import (
     reason_from_audit_reason,
 )
 from bot.infra.events import CaseCreated, EventBus
-from bot.services import enforcement
+from bot.services import actionlog, enforcement
 from bot.services.config import ConfigService
 from bot.services.locks import MemberBusy, MemberLocks
 from bot.services.modlog import ModLog
@@ -103,8 +104,10 @@ class ReconcileService:
         modlog: ModLog,
         names: NameBook,
         locks: MemberLocks,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._locks = locks
+        self._metrics = metrics
         self._database = database
         self._discord = discord
         self._config = config
@@ -273,6 +276,16 @@ class ReconcileService:
             return None  # another process recorded it first
         assert recorded is not None
         case = recorded.case
+        self._metrics.case_recorded(case.type.value)
+        actionlog.record(
+            action=case.type.value,
+            outcome="recorded",
+            guild=case.guild_id,
+            actor=moderator_id,
+            target=case.target_id,
+            case=case.number,
+            message=f"{case.type.value} done in Discord recorded",
+        )
         await self._events.publish(CaseCreated.of(case))
         await self._modlog.post(case, note="done in Discord")
         return case

@@ -16,6 +16,7 @@ from datetime import timedelta
 from bot.domain.durations import format_duration
 from bot.domain.errors import LockdownError
 from bot.domain.lifecycle import KINDS
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.infra.limits import Cooldowns, RateLimiter
 
 
@@ -48,7 +49,9 @@ class CommandThrottle:
         limit: int,
         window: float,
         on_burst: BurstAlert | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._limiter = limiter
         self._cooldowns = cooldowns
         self._limit = limit
@@ -78,7 +81,10 @@ class CommandThrottle:
     async def _report_burst(self, user_id: int, guild_id: int, command: str) -> None:
         """A moderator banning or kicking faster than the pace allows is the signal the
         anti-nuke limit watches for: alert once per window, however many are refused."""
-        if self._on_burst is None or command not in PACED_COMMANDS:
+        if command not in PACED_COMMANDS:
+            return
+        self._metrics.antinuke_refused("command_pace")
+        if self._on_burst is None:
             return
         if await self._cooldowns.start(f"burst-alert:{guild_id}:{user_id}", self._window) == 0:
             await self._on_burst(guild_id, user_id, command)

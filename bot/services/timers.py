@@ -17,16 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
 from bot.domain.reasons import audit_reason
 from bot.domain.shards import ShardScope
 from bot.infra.events import CaseCreated, Event
-from bot.services import enforcement
+from bot.services import actionlog, enforcement
 from bot.services.config import ConfigService
 from bot.services.enforcement import MAX_TIMEOUT, RENEW_BEFORE
 from bot.services.modlog import ModLog
@@ -59,7 +61,9 @@ class TimerService:
         identity: Callable[[], BotIdentity],
         scope: Callable[[], ShardScope],
         modlog: ModLog,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._database = database
         self._discord = discord
         self._config = config
@@ -101,6 +105,11 @@ class TimerService:
                 delay = RETRY_AFTER.total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def counts(self) -> tuple[int, int]:
+        """(pending, overdue): this process's timers not yet due, and due but not yet done."""
+        async with self._database.autocommit() as uow:
+            return await uow.timers.counts(self._scope(), self._clock.now())
 
     async def run_due(self) -> float:
         """Handle every due timer; return the seconds until the next one."""
@@ -146,6 +155,7 @@ class TimerService:
         self._retry_at.pop(_key(timer), None)
 
     async def _expire(self, timer: Timer, now: datetime) -> None:
+        started = time.perf_counter()
         async with self._database.autocommit() as uow:
             case = await uow.cases.get(timer.guild_id, timer.number)
         if case is None or not case.active:
@@ -176,7 +186,18 @@ class TimerService:
         )
         if recorded is None:
             return  # ended meanwhile by a pardon or another process
-        log.info("case #%s in guild %s expired", case.number, timer.guild_id)
+        self._metrics.case_recorded(closing.value)
+        actionlog.record(
+            action=closing.value,
+            outcome="done",
+            guild=timer.guild_id,
+            actor=bot.id,
+            target=case.target_id,
+            case=recorded.case.number,
+            started=started,
+            message=f"case #{case.number} in guild {timer.guild_id} expired",
+            expired=case.number,
+        )
         await self._modlog.post(recorded.case, note="expired", moderator_name=bot.name)
 
     async def _renew(self, timer: Timer, now: datetime) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
+from weakref import WeakKeyDictionary
 
 import asyncpg
-from sqlalchemy import Column, Dialect, Executable, Result, Table
+from sqlalchemy import Column, Dialect, Engine, Executable, Result, Table, event
 from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -141,6 +143,44 @@ def outages_as_domain_errors() -> Iterator[None]:
         raise
 
 
+#: Told of every statement: (path, statement kind, seconds); path is "sqlalchemy" or
+#: "driver" (the fast path below, which SQLAlchemy's events never see).
+StatementObserver = Callable[[str, str, float], None]
+_observers: WeakKeyDictionary[Engine, StatementObserver] = WeakKeyDictionary()
+_STATEMENT_KINDS = frozenset({"select", "insert", "update", "delete", "with"})
+_STARTED = "lockdown_statement_started"
+
+
+def statement_kind(sql: str) -> str:
+    """The statement's first keyword, if a common one (a metrics label: a small set)."""
+    head = sql.lstrip().split(None, 1)
+    word = head[0].lower() if head else ""
+    return word if word in _STATEMENT_KINDS else "other"
+
+
+def observe_statements(engine: AsyncEngine, observer: StatementObserver) -> None:
+    """Time every statement `engine` runs, through SQLAlchemy or the driver fast path."""
+    sync = engine.sync_engine
+    _observers[sync] = observer
+
+    def started(connection: Any, *_: Any) -> None:
+        connection.info.setdefault(_STARTED, []).append(time.perf_counter())
+
+    def finished(connection: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        stack = connection.info.get(_STARTED)
+        if stack:
+            observer("sqlalchemy", statement_kind(sql), time.perf_counter() - stack.pop())
+
+    def failed(context: Any) -> None:
+        stack = context.connection.info.get(_STARTED) if context.connection else None
+        if stack:
+            stack.pop()
+
+    event.listen(sync, "before_cursor_execute", started)
+    event.listen(sync, "after_cursor_execute", finished)
+    event.listen(sync, "handle_error", failed)
+
+
 Processor = Callable[[Any], Any] | None
 
 #: Errors after which a driver connection cannot be trusted again.
@@ -193,6 +233,8 @@ class DriverStatement:
 
     async def _fetch_one(self, engine: AsyncEngine, values: list[Any]) -> dict[str, Any] | None:
         pooled = await engine.raw_connection()
+        observer = _observers.get(engine.sync_engine)
+        started = time.perf_counter()
         try:
             driver: Any = pooled.driver_connection
             if self.dialect_name == "postgresql":
@@ -200,6 +242,8 @@ class DriverStatement:
             else:
                 rows = await driver.execute_fetchall(self.sql, values)
                 row = rows[0] if rows else None
+            if observer is not None:
+                observer("driver", statement_kind(self.sql), time.perf_counter() - started)
         except DRIVER_CONNECTION_ERRORS:
             # A broken connection must not go back to the pool. Like a return to
             # a full pool, that closes the driver connection, which is I/O only

@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, literal, literal_column, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, select
 
 from bot.domain.shards import ShardScope
 from db.models import CaseRow, table_of
@@ -92,6 +93,20 @@ class TimerQueue(Repository):
             ],
             limit,
         )
+
+    async def counts(self, scope: ShardScope, now: datetime) -> tuple[int, int]:
+        """(pending, overdue): the owned guilds' timers after `now`, and at or before it."""
+        pending = overdue = 0
+        for query in (expiry_query(scope), renewal_query(scope)):
+            at = query.selected_columns.at
+            totals = query.with_only_columns(
+                func.count(), func.coalesce(func.sum(case((at <= now, 1), else_=0)), 0)
+            )
+            row: Any = (await self._execute(totals)).one()
+            total, due = int(row[0]), int(row[1])
+            pending += total - due
+            overdue += due
+        return pending, overdue
 
     async def _first(
         self, queries: list[Select[tuple[int, int, str, datetime]]], limit: int

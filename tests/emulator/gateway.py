@@ -204,6 +204,8 @@ class GatewayHub:
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: set[Connection] = set()
         self.received: list[ReceivedFrame] = []
+        # While set, the gateway is away: the websocket upgrade is answered 503.
+        self.refusing = False
 
     # ---------------------------------------------------------------- routing
 
@@ -261,7 +263,9 @@ class GatewayHub:
 
     # ------------------------------------------------------------- websocket
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refusing:
+            return web.Response(status=503, text="upstream connect error")
         ws = web.WebSocketResponse(max_msg_size=0, compress=False)
         await ws.prepare(request)
         connection = Connection(ws, request.query.get("compress"))

@@ -285,6 +285,16 @@ class DiscordEmulator:
         resumable unless `invalidate`, in which case the client's RESUME gets op 9."""
         await self.gateway.drop(self._live(shard_ids), code, invalidate)
 
+    async def gateway_outage(self, shard_ids: Iterable[int] | None = None) -> None:
+        """The gateway goes away: live websockets (all, or those of `shard_ids`) close
+        and every new one is refused (HTTP 503 at the upgrade, as a front end answers
+        for a gateway that is down) until `gateway_restored`."""
+        self.gateway.refusing = True
+        await self.gateway.drop(self._live(shard_ids), 4000, False)
+
+    def gateway_restored(self) -> None:
+        self.gateway.refusing = False
+
     def request_reconnect(self, shard_ids: Iterable[int] | None = None) -> None:
         """Send op 7 RECONNECT, as Discord does before moving a session."""
         self.gateway.request_reconnect(self._live(shard_ids))
