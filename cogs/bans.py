@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -90,12 +92,24 @@ class MassBanConfirmation(discord.ui.View):
         item: discord.ui.Item[MassBanConfirmation],
     ) -> None:
         if not isinstance(error, LockdownError):
-            await super().on_error(interaction, error, item)
+            log.error(
+                "the /massban confirmation failed in guild %s for user %s",
+                interaction.guild_id,
+                interaction.user.id,
+                exc_info=error,
+                extra={
+                    "command": "massban",
+                    "guild": interaction.guild_id,
+                    "user": interaction.user.id,
+                },
+            )
             error = LockdownError("Something went wrong on my side; the error was logged.")
         await interaction.edit_original_response(content=cut(str(error), CONTENT), view=None)
 
 
 MASSBAN_COOLDOWN_SECONDS = 30
+
+log = logging.getLogger(__name__)
 
 
 class Bans(commands.Cog):

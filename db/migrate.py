@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -116,12 +117,20 @@ def ensure_current(url: str, *, auto_migrate: bool) -> None:
     )
 
 
+#: Alembic's table of applied revisions (its default name).
+VERSION_TABLE = "alembic_version"
+
+
 async def revisions_on(engine: AsyncEngine) -> tuple[str, ...]:
-    """The revisions a database is stamped with, read through an open engine
-    without blocking the event loop (the readiness check)."""
+    """The revisions a database is stamped with (empty for a new database), read
+    through an open engine without blocking the event loop: the readiness check,
+    so it reads the version table itself (Alembic's context logs on every use)."""
 
     def read(connection: Connection) -> tuple[str, ...]:
-        return tuple(MigrationContext.configure(connection).get_current_heads())
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return ()
+        rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}"))
+        return tuple(row[0] for row in rows)
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
