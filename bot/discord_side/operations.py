@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from bot.infra.http import OperationsServer
 from bot.logs import Redactor, secrets_of
 from bot.services.health import HealthService
+from bot.settings import SettingsError
 
 if TYPE_CHECKING:
     from bot.discord_side.client import LockdownBot
@@ -53,7 +54,13 @@ async def serve_operations(bot: LockdownBot) -> AsyncIterator[None]:
         metrics.timers(pending=pending, overdue=overdue)
 
     server = OperationsServer(port, readiness=readiness, metrics=bot.prometheus, refresh=refresh)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as error:
+        await health.close()
+        raise SettingsError(
+            f"HTTP_PORT is invalid: cannot listen on port {port} ({error.strerror or error})"
+        ) from None
     bot.http_port = server.port
     try:
         yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,6 +171,21 @@ async def test_readiness_names_the_database_and_the_shard_that_are_down(
     finally:
         own_emulator.gateway_restored()
         await stop_cleanly(bot)
+
+
+@pytest.mark.parametrize("fresh_backend", ["sqlite"], indirect=True)
+async def test_a_port_in_use_is_one_clear_line(
+    own_emulator: DiscordEmulator, own_database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        bot = BotProcess(own_emulator, own_database_url, HTTP_PORT=str(port))
+        await bot.start(wait_ready=False)
+        assert await bot.exited() == 2
+    assert f"lockdown: HTTP_PORT is invalid: cannot listen on port {port}" in bot.output
+    assert "Traceback" not in bot.output
 
 
 @pytest.mark.parametrize("fresh_backend", ["sqlite"], indirect=True)
