@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -19,6 +20,7 @@ from bot.discord_side.mentions import NO_MENTIONS
 from bot.discord_side.metering import name_routes, rest_trace
 from bot.discord_side.rest import RestActions
 from bot.discord_side.tree import LockdownTree, command_finished
+from bot.domain.errors import DatabaseUnavailable
 from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.shards import ShardScope
 from bot.infra.identify import IdentifyGate, MemoryIdentifyGate, RedisIdentifyGate
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP = timedelta(hours=1)
 SETTLE_SWEEP = timedelta(minutes=1)
+#: How often a guild that arrived while the database was away is recorded again.
+ARRIVAL_RETRY = timedelta(seconds=15)
 #: The most each step of shutdown waits, so a SIGTERM stops the bot in seconds.
 SHUTDOWN_GRACE = 2.0
 #: Every cog takes the one `Services` object.
@@ -180,6 +184,8 @@ class LockdownBot(commands.AutoShardedBot):
         while True:
             try:
                 await self.services.settling.settle_stale()
+            except DatabaseUnavailable:
+                log.warning("settling pending cases waits: the database is unavailable")
             except Exception:
                 log.exception("settling pending cases failed; trying again in a minute")
             stale_after = self.services.settling.stale_after
@@ -190,6 +196,8 @@ class LockdownBot(commands.AutoShardedBot):
         while True:
             try:
                 await self.services.data.purge_departed()
+            except DatabaseUnavailable:
+                log.warning("retention purge waits an hour: the database is unavailable")
             except Exception:
                 log.exception("retention purge failed; trying again next hour")
             await asyncio.sleep(RETENTION_SWEEP.total_seconds())
@@ -265,8 +273,20 @@ class LockdownBot(commands.AutoShardedBot):
             log.info("synced %d commands for %s", len(commands), key)
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
-        """Every guild the bot is in has a row, so its cases have somewhere to belong."""
-        await self.services.data.arrived(guild.id, guild.name)
+        """Every guild the bot is in has a row, so its cases have somewhere to belong
+        (kept trying in the background while the database is unavailable)."""
+        try:
+            await self.services.data.arrived(guild.id, guild.name)
+        except DatabaseUnavailable:
+            log.warning("guild %s waits for the database to be recorded", guild.id)
+            self._start(self._record_arrival(guild))
+
+    async def _record_arrival(self, guild: discord.Guild) -> None:
+        while True:
+            await asyncio.sleep(ARRIVAL_RETRY.total_seconds())
+            with contextlib.suppress(DatabaseUnavailable):
+                await self.services.data.arrived(guild.id, guild.name)
+                return
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.on_guild_available(guild)

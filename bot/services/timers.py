@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.errors import DatabaseUnavailable
 from bot.domain.metrics import NO_METRICS, Metrics
 from bot.domain.models import NewCase
 from bot.domain.ports import Clock, DiscordActions, DiscordFailure
@@ -100,7 +101,10 @@ class TimerService:
             self._wake.clear()
             try:
                 delay = await self.run_due()
-            except Exception:  # a bug or a database outage must not stop expiries for good
+            except DatabaseUnavailable:
+                log.warning("timers wait: the database is unavailable")
+                delay = RETRY_AFTER.total_seconds()
+            except Exception:  # a bug must not stop expiries for good
                 log.exception("timer loop failed; retrying")
                 delay = RETRY_AFTER.total_seconds()
             with contextlib.suppress(TimeoutError):

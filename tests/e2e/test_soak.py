@@ -427,3 +427,45 @@ async def test_a_return_missed_in_a_database_outage_is_re_muted_once_it_is_back(
     assert mute is not None
     entry = emulator.audit_log(server.guild)[-1]
     assert f"re-applying the mute of case #{mute.number}" in (entry.reason or "")
+
+
+@pytest.mark.parametrize("fresh_backend", ["postgres"])
+async def test_a_guild_joined_while_the_database_is_away_is_recorded_once_it_is_back(
+    own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
+) -> None:
+    """A guild needs its row before any of its cases can be written; one that added the
+    bot during an outage is recorded when the database is back, and moderated then."""
+    emulator, database = own_emulator, own_database
+    server = emulator.world.build_standard_guild()
+    await preset_guild(own_database_url, database, server)
+    url = make_url(own_database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    bot = BotProcess(  # commands synced globally: they reach the guild that comes later
+        emulator, proxy.url(own_database_url), PENDING_SETTLE_SECONDS="2"
+    )
+    await bot.start()
+    try:
+        late = emulator.world.build_standard_guild("Late Server")
+        await proxy.refuse()
+        await emulator.bot_added(late.guild)
+        await bot.wait_for_log(f"guild {late.guild.id} waits for the database", timeout=30)
+        await proxy.resume()
+        reply = ""
+        for _ in range(40):  # until the guild is recorded (tried again every 15 s)
+            handle = await emulator.send_slash_command(
+                late.guild, late.general, late.moderator, "warn",
+                {"member": late.members[0], "reason": "welcome"},
+            )  # fmt: skip
+            reply = (await handle.wait_final(timeout=15)).content
+            if reply.startswith("Warned"):
+                break
+            await asyncio.sleep(1)
+        assert reply.startswith("Warned"), reply
+        assert await bot.stop() == 0, bot.output
+    finally:
+        await bot.kill()
+        await proxy.close()
+    async with database.autocommit() as uow:
+        [warning] = await uow.cases.all(late.guild.id)
+    assert (warning.type, warning.reason) == (Action.WARN, "welcome")

@@ -28,7 +28,7 @@ from .messaging import Messaging
 from .moderation import Moderation
 from .ratelimits import RateLimitHit, RateLimits
 from .rest import FaultRule, LatencyRule, RequestRecord, RestApi
-from .signals import PRIVILEGED_INTENTS, ChangeSignal
+from .signals import PRIVILEGED_INTENTS, ChangeSignal, Intent
 from .world import (
     ApplicationCommand,
     AuditLogEntry,
@@ -456,6 +456,13 @@ class DiscordEmulator:
         self.moderation.change_roles(
             id_of(guild), id_of(actor), id_of(target), reason, remove=(id_of(role),)
         )
+
+    async def bot_added(self, guild: GuildRef) -> None:
+        """An admin adds the bot to a guild built after it connected: GUILD_CREATE to the
+        owning shard (discord.py's on_guild_join)."""
+        g = self.world.guild(guild)
+        data = payloads.guild_create(self.world, g)
+        self.gateway.dispatch_guild(g.id, "GUILD_CREATE", data, intent=Intent.GUILDS)
 
     async def member_join(self, guild: GuildRef, user: UserRef) -> Member:
         return self.moderation.member_join(id_of(guild), id_of(user))
