@@ -20,7 +20,7 @@ from bot.domain.errors import GuildNotFound
 from bot.services.data import DataService, records_as_lines
 from bot.services.timers import BotIdentity
 from bot.settings import Settings, SettingsError, load_database_url, load_settings
-from db import migrate
+from db import backup, migrate
 from db.engine import DatabaseUnavailable, blame_database, describe, sqlite_file
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("history", help="list the migrations")
     db_commands.add_parser("check", help="fail if the models differ from the migrations")
 
-    data = commands.add_parser("data", help="a guild's data: export or purge")
+    data = commands.add_parser("data", help="a guild's data; backups of the whole database")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     export = data_commands.add_parser("export", help="write a guild's data as JSON Lines")
     export.add_argument("--guild", type=int, required=True, help="the guild id")
@@ -59,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     purge = data_commands.add_parser("purge", help="delete everything kept about a guild")
     purge.add_argument("--guild", type=int, required=True, help="the guild id")
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    backing_up = data_commands.add_parser(
+        "backup", help="write a consistent snapshot of the whole database (the bot may run)"
+    )
+    backing_up.add_argument("--output", required=True, help="the backup file to write")
+    restoring = data_commands.add_parser(
+        "restore", help="load a backup into an empty database (all or nothing)"
+    )
+    restoring.add_argument("file", help="a file written by `lockdown data backup`")
+    restoring.add_argument(
+        "--replace", action="store_true", help="overwrite a database that already holds data"
+    )
+    verifying = data_commands.add_parser("verify", help="check a backup file without restoring it")
+    verifying.add_argument("file", help="a file written by `lockdown data backup`")
     return parser
 
 
@@ -190,15 +203,69 @@ def _doctor() -> int:
     return asyncio.run(report())
 
 
+BACKUP_COMMANDS = frozenset({"backup", "restore", "verify"})
+
+
+def _backups(args: argparse.Namespace, database_url: str | None) -> int:
+    """`data backup|restore|verify`: whole-database work, at whatever schema
+    revision the database is (a backup taken before an upgrade is the point)."""
+    try:
+        if args.data_command == "verify":
+            summary = backup.verify_path(Path(args.file))
+            print(
+                f"{args.file}: intact: revision {summary.revision}, {len(summary.rows)} tables, "
+                f"{summary.total_rows:,} rows, sha256 {summary.sha256[:16]}"
+            )
+            return 0
+        assert database_url is not None
+        if args.data_command == "backup":
+            summary = asyncio.run(backup.backup_to_path(database_url, Path(args.output)))
+            print(
+                f"backed up revision {summary.revision}: {summary.total_rows:,} rows "
+                f"in {len(summary.rows)} tables to {args.output}",
+                file=sys.stderr,
+            )
+            return 0
+
+        def progress(step: str) -> None:
+            print(step, file=sys.stderr, flush=True)
+
+        summary = asyncio.run(
+            backup.restore_path(
+                database_url, Path(args.file), replace=args.replace, progress=progress
+            )
+        )
+        upgraded = f", upgraded to {summary.upgraded_to}" if summary.upgraded_to else ""
+        print(
+            f"restored {args.file} (revision {summary.revision}{upgraded}): "
+            f"{summary.total_rows:,} rows in {len(summary.rows)} tables",
+            file=sys.stderr,
+        )
+        return 0
+    except backup.BackupCorrupt as error:
+        print(f"lockdown: {args.file} is not an intact backup: {error}", file=sys.stderr)
+        return 1
+    except backup.BackupError as error:
+        print(f"lockdown: {error}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "doctor":  # it reports bad settings itself, as a failed check
         return _doctor()
+    if args.command == "data" and args.data_command == "verify":
+        return _backups(args, None)  # a file alone: no settings, no database
     try:
         if args.command == "db":  # migrations need DATABASE_URL alone
             url = load_database_url()
             with blame_database(url):
                 return _db(args, url)
+        if args.command == "data" and args.data_command in BACKUP_COMMANDS:
+            url = load_database_url()  # the whole database, at whatever revision it is
+            _say_database(url)
+            with blame_database(url):
+                return _backups(args, url)
         settings = load_settings()
         if args.command == "run":
             from bot.runner import run

@@ -432,7 +432,8 @@ async def _driver(connection: AsyncConnection) -> Any:
     return (await connection.get_raw_connection()).driver_connection
 
 
-def _describe(url: str) -> str:
+def describe(url: str) -> str:
+    """The database a URL names, for messages (never its password)."""
     return make_url(url).render_as_string(hide_password=True)
 
 
