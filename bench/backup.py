@@ -309,9 +309,8 @@ def compare_codecs(path: Path, rows: int, rounds: int = 3) -> list[str]:
             unpacked = time.process_time() - started
             old = best.get((codec, level), (packed, unpacked, len(blob)))
             best[(codec, level)] = (min(old[0], packed), min(old[1], unpacked), len(blob))
-    lines = [
-        f"codec   {len(data) / 1e6:.0f} MB of JSON Lines, {rows:,} rows; CPU per row, best of {rounds}"
-    ]
+    size_mb = len(data) / 1e6
+    lines = [f"codec   {size_mb:.0f} MB JSON Lines, {rows:,} rows; CPU per row, best of {rounds}"]
     for (codec, level), (packed, unpacked, size) in best.items():
         lines.append(
             f"codec   {codec} {level}   compress {packed / rows * 1e6:.2f} us  "
