@@ -156,37 +156,39 @@ def _compressing(file: BinaryIO, codec: str) -> _Sink:
 
 def _decompressing(file: BinaryIO) -> _Source:
     """A reader of the uncompressed stream; the codec is told by its magic bytes."""
-    buffered: Any = file if hasattr(file, "peek") else _Buffered(file)
-    magic = buffered.peek(4)[:4]
+    source: Any = _Eager(file)  # as good as the file object both libraries expect
+    magic = source.peek(4)
     if magic.startswith(ZSTD_MAGIC):
         return zstandard.ZstdDecompressor().stream_reader(
-            buffered, read_across_frames=True, closefd=False
+            source, read_across_frames=True, closefd=False
         )
     if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=buffered, mode="rb")
+        return gzip.GzipFile(fileobj=source, mode="rb")
     raise BackupCorrupt("not a Lockdown backup (neither Zstandard nor gzip data)")
 
 
-class _Buffered:
-    """`peek` for a file object that has none."""
+class _Eager:
+    """A file whose `read(n)` returns what has arrived (at least a byte) rather than
+    waiting for all `n`: a backup read from a pipe is restored as it comes."""
 
     def __init__(self, file: BinaryIO) -> None:
         self._file = file
+        self._read1 = getattr(file, "read1", file.read)
         self._head = b""
 
     def peek(self, size: int) -> bytes:
         while len(self._head) < size:
-            more = self._file.read(size - len(self._head))
+            more = self._read1(size - len(self._head))
             if not more:
                 break
             self._head += more
-        return self._head
+        return self._head[:size]
 
     def read(self, size: int = -1) -> bytes:
-        head, self._head = self._head, b""
-        if size < 0:
-            return head + self._file.read()
-        return head + self._file.read(max(0, size - len(head))) if len(head) < size else head
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return bytes(self._read1(size) if size >= 0 else self._file.read())
 
 
 _CODEC_ERRORS = (zstandard.ZstdError, zlib.error, gzip.BadGzipFile, EOFError)
@@ -416,6 +418,8 @@ def _json_select(table: Table, dialect: str, quote: Callable[[str], str]) -> str
                 f"CASE WHEN {name} GLOB '{_SQLITE_STORED_DATETIME}' THEN "
                 f"substr({name}, 1, 10) || 'T' || substr({name}, 12) || '+00:00' ELSE {name} END"
             )
+        elif kind == "json":  # the declared type JSON has numeric affinity: '30' is stored as 30
+            name = f"CAST({name} AS TEXT)"
         elif kind == "bool":
             name = f"json(CASE WHEN {name} IS NULL THEN 'null' WHEN {name} THEN 'true' ELSE 'false' END)"  # noqa: E501
         values.append(name)
