@@ -2,7 +2,7 @@
 
 import asyncio
 
-from bench import cache, command_latency, history, ratelimit, record_case, soak, timers
+from bench import backup, cache, command_latency, history, ratelimit, record_case, soak, timers
 from bench.common import BACKENDS
 
 
@@ -17,6 +17,7 @@ async def main() -> None:
     await ratelimit.main(rounds=30, per_round=200)
     await cache.main(calls=100_000, rounds=9, writes=2_000)
     await soak.main(soak.SoakPlan(actions=1_000, seed=1202), backends)
+    await backup.main(cases=1_000_000, backends=backends, rounds=3)
 
 
 asyncio.run(main())

@@ -16,7 +16,8 @@ bounded by streaming: under 100 MB above the process's size just before.
   driver needs.
 
 Peak RSS is sampled every 5 ms in a thread (/proc/self/statm), relative to
-the RSS just before each operation. `--compare-codecs` times each candidate
+the RSS just before each operation. Floor and Lockdown alternate, three runs
+each (`--rounds`); the medians are compared. `--compare-codecs` times each candidate
 codec on the same backup's bytes (how the codec was chosen); `--codec gzip`
 runs the whole benchmark with gzip instead.
 """
@@ -44,7 +45,7 @@ import asyncpg
 import zstandard
 from sqlalchemy import text
 
-from bench.common import BACKENDS, driver_dsn, fresh_database
+from bench.common import BACKENDS, driver_dsn, fresh_database, median
 from db import backup
 from db.engine import Database
 
@@ -323,7 +324,10 @@ def compare_codecs(path: Path, rows: int, rounds: int = 3) -> list[str]:
 # --- the run -----------------------------------------------------------------
 
 
-async def run_backend(backend: str, cases: int, codec: str, *, codecs: bool = False) -> list[str]:
+async def run_backend(
+    backend: str, cases: int, codec: str, *, rounds: int = 3, codecs: bool = False
+) -> list[str]:
+    """Floor and Lockdown alternate, `rounds` times each; medians are reported."""
     lines = []
     with tempfile.TemporaryDirectory() as directory:
         ours, floor = Path(directory) / "ours.lkd", Path(directory) / "floor.lkd"
@@ -343,13 +347,15 @@ async def run_backend(backend: str, cases: int, codec: str, *, codecs: bool = Fa
                 with floor.open("wb") as file:
                     await floor_backup(source, file, codec)
 
-            floor_b = await timed(floor_backup_)
-            ours_b = await timed(ours_backup)
+            backups: dict[str, list[Run]] = {"ours": [], "floor": []}
+            for _ in range(rounds):
+                backups["floor"].append(await timed(floor_backup_))
+                backups["ours"].append(await timed(ours_backup))
             assert summary is not None
             rows = summary.total_rows
             size = ours.stat().st_size
             lines.append(
-                _report(backend, "backup ", rows, ours_b, floor_b)
+                _report(backend, "backup ", rows, backups)
                 + f"   {size / 1e6:.1f} MB ({codec}, {size / rows:.0f} B/row)"
             )
             verify = await timed(lambda: asyncio.to_thread(backup.verify_path, ours))
@@ -359,21 +365,19 @@ async def run_backend(backend: str, cases: int, codec: str, *, codecs: bool = Fa
             )
             if codecs:
                 lines += compare_codecs(ours, rows)
-        async with fresh_database(backend) as target_floor:  # at head, as the floor needs
+        restores: dict[str, list[Run]] = {"ours": [], "floor": []}
+        for _ in range(rounds):
+            async with fresh_database(backend) as target:  # at head, as the floor needs
 
-            async def floor_restore_() -> None:
-                with ours.open("rb") as file:
-                    await floor_restore(target_floor, file)
+                async def floor_restore_() -> None:
+                    with ours.open("rb") as file:
+                        await floor_restore(target, file)
 
-            floor_r = await timed(floor_restore_)
-        async with fresh_database(backend) as target:
-            await _empty(target)
-
-            async def ours_restore() -> None:
-                await backup.restore_path(target, ours)
-
-            ours_r = await timed(ours_restore)
-        lines.append(_report(backend, "restore", rows, ours_r, floor_r))
+                restores["floor"].append(await timed(floor_restore_))
+            async with fresh_database(backend) as target:
+                await _empty(target)
+                restores["ours"].append(await timed(lambda: backup.restore_path(target, ours)))
+        lines.append(_report(backend, "restore", rows, restores))
     return lines
 
 
@@ -392,22 +396,32 @@ async def _empty(url: str) -> None:
             await raw.commit()
 
 
-def _report(backend: str, what: str, rows: int, ours: Run, floor: Run) -> str:
-    ours_rate, floor_rate = rows / ours.seconds, rows / floor.seconds
-    met = ours_rate >= floor_rate / 2 and ours.extra_mb < 100
+def _report(backend: str, what: str, rows: int, runs: dict[str, list[Run]]) -> str:
+    ours = median([run.seconds for run in runs["ours"]])
+    floor = median([run.seconds for run in runs["floor"]])
+    ours_mb = max(run.extra_mb for run in runs["ours"])
+    floor_mb = max(run.extra_mb for run in runs["floor"])
+    spread = ", ".join(f"{run.seconds:.1f}" for run in runs["ours"])
+    floors = ", ".join(f"{run.seconds:.1f}" for run in runs["floor"])
+    met = ours <= 2 * floor and ours_mb < 100
     return (
-        f"backup  {backend:8}  {what} {ours_rate:10,.0f} rows/s ({ours.seconds:.1f} s, "
-        f"rss +{ours.extra_mb:.0f} MB)   floor {floor_rate:10,.0f} rows/s ({floor.seconds:.1f} s, "
-        f"rss +{floor.extra_mb:.0f} MB)   {ours_rate / floor_rate:.2f}x floor; "
+        f"backup  {backend:8}  {what} {rows / ours:10,.0f} rows/s ({spread} s, "
+        f"rss +{ours_mb:.0f} MB)   floor {rows / floor:10,.0f} rows/s ({floors} s, "
+        f"rss +{floor_mb:.0f} MB)   {floor / ours:.2f}x floor; "
         f"target >= 0.5x, < 100 MB: {'met' if met else 'MISSED'}"
     )
 
 
 async def main(
-    cases: int, backends: list[str], codec: str = backup.CODEC, *, codecs: bool = False
+    cases: int,
+    backends: list[str],
+    codec: str = backup.CODEC,
+    *,
+    rounds: int = 3,
+    codecs: bool = False,
 ) -> None:
     for backend in backends:
-        for line in await run_backend(backend, cases, codec, codecs=codecs):
+        for line in await run_backend(backend, cases, codec, rounds=rounds, codecs=codecs):
             print(line, flush=True)
 
 
@@ -416,9 +430,11 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=BACKENDS, action="append")
     parser.add_argument("--codec", choices=("zstd", "gzip"), default=backup.CODEC)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each, alternating")
     parser.add_argument(
         "--compare-codecs", action="store_true", help="also time each codec on the backup's data"
     )
     args = parser.parse_args()
     backends = args.backend or list(BACKENDS)
-    asyncio.run(main(args.cases, backends, args.codec, codecs=args.compare_codecs))
+    options = {"rounds": args.rounds, "codecs": args.compare_codecs}
+    asyncio.run(main(args.cases, backends, args.codec, **options))

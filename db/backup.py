@@ -65,6 +65,7 @@ from sqlalchemy.types import JSON, Boolean, DateTime, Integer, String, TypeEngin
 
 from db import migrate
 from db.engine import create_engine, is_sqlite
+from db.models import Base
 
 FORMAT = "lockdown-backup"
 VERSION = 1
@@ -242,7 +243,6 @@ class _Lines:
         self._source = _decompressing(file)
         self.sha256 = hashlib.sha256()
         self.footer = b""
-        self.number = 0  # lines handed out so far
 
     def _read(self) -> bytes:
         try:
@@ -263,9 +263,7 @@ class _Lines:
                 continue
             complete = data[:start]
             self.sha256.update(complete)
-            lines = complete[:-1].split(b"\n")
-            self.number += len(lines)
-            yield from lines
+            yield from complete[:-1].split(b"\n")
             carry = data[start:]
         if not carry.endswith(b"\n") or carry.count(b"\n") != 1:
             raise BackupCorrupt("the backup is truncated (it has no footer)")
@@ -315,9 +313,12 @@ def _batches(lines: _Lines, it: Iterator[bytes], specs: list[TableSpec]) -> Iter
             try:
                 row = loads(line)
             except ValueError:
-                raise BackupCorrupt(f"line {lines.number} is not valid JSON") from None
-            if spec is None or len(row) != width:
-                raise BackupCorrupt(f"line {lines.number} does not fit its table")
+                row = None
+            if spec is None or not isinstance(row, list) or len(row) != width:
+                where = (
+                    f"row {counts[spec.name] + len(batch) + 1} of {spec.name}" if spec else "a row"
+                )
+                raise BackupCorrupt(f"{where} is not a row of {width} values")
             batch.append(row)
             if len(batch) >= CHUNK_ROWS:
                 counts[spec.name] += len(batch)
@@ -327,14 +328,15 @@ def _batches(lines: _Lines, it: Iterator[bytes], specs: list[TableSpec]) -> Iter
         try:
             name = loads(line)["table"]
         except (ValueError, KeyError, TypeError):
-            raise BackupCorrupt(f"line {lines.number} is neither a row nor a table") from None
+            after = f" after table {spec.name}" if spec else ""
+            raise BackupCorrupt(f"a line{after} is neither a row nor a table") from None
         if spec is not None and batch:
             counts[spec.name] += len(batch)
             yield spec, batch
             batch = []
         spec = next(expected, None)
         if spec is None or spec.name != name:
-            raise BackupCorrupt(f"table {name!r} is out of place at line {lines.number}")
+            raise BackupCorrupt(f"table {name!r} is not the one the header lists next")
         width = len(spec.columns)
         counts[name] = 0
         yield spec, []
@@ -729,8 +731,6 @@ async def restore_path(
 async def _clear(connection: AsyncConnection, specs: list[TableSpec], *, replace: bool) -> None:
     """Drop the target's Lockdown tables, so it can be built at the backup's
     revision; refuse if they hold rows, unless told to replace them."""
-    from db.models import Base  # the tables this version knows, besides the backup's
-
     quote = connection.dialect.identifier_preparer.quote
     present = await connection.run_sync(lambda c: inspect(c).get_table_names())
     ours = {t.name for t in Base.metadata.sorted_tables} | {s.name for s in specs}
@@ -864,8 +864,7 @@ async def _settle(connection: AsyncConnection) -> None:
     if connection.dialect.name != "postgresql":
         return
     quote = connection.dialect.identifier_preparer.quote
-    tables = await connection.run_sync(_reflect)
-    for table in tables:
+    for table in Base.metadata.sorted_tables:
         keys = list(table.primary_key.columns)
         if len(keys) != 1 or _kind(keys[0].type) != "int":
             continue
