@@ -56,7 +56,7 @@ from typing import Any, BinaryIO, Protocol
 import zstandard
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, Table, event, inspect, make_url, text
+from sqlalchemy import MetaData, Table, event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -240,7 +240,10 @@ class _Lines:
 
     def __init__(self, file: BinaryIO) -> None:
         self._name = getattr(file, "name", "the backup")
-        self._source = _decompressing(file)
+        try:
+            self._source = _decompressing(file)
+        except OSError as error:
+            raise BackupFileError(f"cannot read {self._name}: {error.strerror or error}") from None
         self.sha256 = hashlib.sha256()
         self.footer = b""
 
@@ -438,11 +441,6 @@ async def _driver(connection: AsyncConnection) -> Any:
     return (await connection.get_raw_connection()).driver_connection
 
 
-def describe(url: str) -> str:
-    """The database a URL names, for messages (never its password)."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def _snapshot_engine(url: str) -> AsyncEngine:
     engine = create_engine(url, poolclass=NullPool)
     if is_sqlite(url):
@@ -579,9 +577,13 @@ async def backup_to_path(url: str, path: Path, *, codec: str = CODEC) -> Summary
     try:
         with file:
             summary = await write_backup(url, file, codec=codec)
-            file.flush()
-            os.fsync(file.fileno())
-        partial.replace(path)
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+                file.close()
+                partial.replace(path)
+            except OSError as error:
+                raise BackupFileError(f"cannot write {path}: {error.strerror or error}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             partial.unlink()

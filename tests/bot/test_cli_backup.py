@@ -12,16 +12,27 @@ import signal
 from pathlib import Path
 
 from db import backup, migrate
-from db.engine import Database
+from db.engine import Database, describe
 from tests.bot.test_cli import LOCKDOWN, arun
 from tests.db.backup_data import dump, expected_after_move, lines_of, populate, rebuilt
 
 
-def one_line(stream: str) -> str:
-    lines = stream.strip().splitlines()
-    assert len(lines) == 1, stream
+def said(stream: str) -> list[str]:
     assert "Traceback" not in stream
+    return stream.strip().splitlines()
+
+
+def one_line(stream: str) -> str:
+    lines = said(stream)
+    assert len(lines) == 1, stream
     return lines[0]
+
+
+def after_using(stream: str) -> str:
+    """The one line after `lockdown: using <database>`."""
+    using, line = said(stream)
+    assert using.startswith("lockdown: using ")
+    return line
 
 
 async def test_backup_verify_and_restore_from_the_command_line(
@@ -37,34 +48,34 @@ async def test_backup_verify_and_restore_from_the_command_line(
     backed_up = await arun([*LOCKDOWN, "data", "backup", "--output", str(file)], tmp_path,
                            DATABASE_URL=source)  # fmt: skip
     assert backed_up.returncode == 0, backed_up.stderr
-    assert one_line(backed_up.stderr) == (
-        f"backed up {source} (revision {migrate.head_revision(source)}): {total:,} rows in "
-        f"{len(rows)} tables to {file}"
-    )
+    head = migrate.head_revision(source)
+    assert said(backed_up.stderr) == [
+        f"lockdown: using {describe(source)}",
+        f"backed up revision {head}: {total:,} rows in {len(rows)} tables to {file}",
+    ]
     kept = await asyncio.to_thread(lambda: sorted(p.name for p in tmp_path.glob("lockdown.*")))
     assert kept == ["lockdown.backup"]  # the partial file was renamed
 
     verified = await arun([*LOCKDOWN, "data", "verify", str(file)], tmp_path)
     assert verified.returncode == 0, verified.stderr
-    assert one_line(verified.stdout).startswith(f"{file}: intact: revision ")
+    assert one_line(verified.stdout).startswith(f"{file}: intact: revision {head}, ")
     assert f"{total:,} rows" in verified.stdout
 
     restored = await arun([*LOCKDOWN, "data", "restore", str(file)], tmp_path,
                           DATABASE_URL=empty_url)  # fmt: skip
     assert restored.returncode == 0, restored.stderr
-    assert "restoring cases" in restored.stderr
-    shown = backup.describe(empty_url)
-    assert restored.stderr.strip().splitlines()[-1] == (
-        f"restored {file} (revision {migrate.head_revision(source)}) into {shown}: "
-        f"{total:,} rows in {len(rows)} tables"
-    )
+    steps = said(restored.stderr)
+    assert steps[0] == f"lockdown: using {describe(empty_url)}"
+    assert "restoring cases" in steps
+    assert steps[-1] == f"restored {file} (revision {head}): {total:,} rows in {len(rows)} tables"
     assert await dump(empty_url) == expected_after_move(rows, fresh_backend)
 
     again = await arun([*LOCKDOWN, "data", "restore", str(file)], tmp_path,
                        DATABASE_URL=empty_url)  # fmt: skip
     assert again.returncode == 1
-    assert one_line(again.stderr).startswith("lockdown: the database already holds data (in ")
-    assert again.stderr.strip().endswith("or pass --replace to overwrite it")
+    refusal = after_using(again.stderr)
+    assert refusal.startswith("lockdown: the database already holds data (in ")
+    assert refusal.endswith("or pass --replace to overwrite it")
     replaced = await arun([*LOCKDOWN, "data", "restore", str(file), "--replace"], tmp_path,
                           DATABASE_URL=empty_url)  # fmt: skip
     assert replaced.returncode == 0, replaced.stderr
@@ -94,7 +105,7 @@ async def test_damaged_and_unusable_backups_are_one_line_each(tmp_path: Path) ->
     target = f"sqlite+aiosqlite:///{tmp_path / 'target.db'}"
     refused = await arun([*LOCKDOWN, "data", "restore", str(newer)], tmp_path, DATABASE_URL=target)
     assert refused.returncode == 1
-    assert one_line(refused.stderr).startswith(
+    assert after_using(refused.stderr).startswith(
         "lockdown: this backup was made by a newer Lockdown (schema revision 0099"
     )
 
@@ -108,7 +119,7 @@ async def test_damaged_and_unusable_backups_are_one_line_each(tmp_path: Path) ->
         tmp_path, DATABASE_URL=source,
     )  # fmt: skip
     assert unwritable.returncode == 1
-    assert one_line(unwritable.stderr).startswith("lockdown: cannot write ")
+    assert after_using(unwritable.stderr).startswith("lockdown: cannot write ")
 
 
 async def fill_cases(url: str, guild: int, count: int) -> None:
