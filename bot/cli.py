@@ -245,6 +245,9 @@ def _backups(args: argparse.Namespace, database_url: str | None) -> int:
     except backup.BackupCorrupt as error:
         print(f"lockdown: {args.file} is not an intact backup: {error}", file=sys.stderr)
         return 1
+    except backup.BackupFileError as error:  # as `data export --output` does
+        print(f"lockdown: {error}", file=sys.stderr)
+        return 2
     except backup.BackupError as error:
         print(f"lockdown: {error}", file=sys.stderr)
         return 1

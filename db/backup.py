@@ -300,9 +300,9 @@ def _header(lines: Iterator[bytes]) -> dict[str, Any]:
 Batch = list[list[Any]]
 
 
-def _batches(lines: _Lines, it: Iterator[bytes], specs: list[TableSpec]) -> Iterator[
-    tuple[TableSpec, Batch]
-]:  # fmt: skip
+def _batches(
+    lines: _Lines, it: Iterator[bytes], specs: list[TableSpec]
+) -> Iterator[tuple[TableSpec, Batch]]:
     """Each table's rows, a chunk at a time (an empty chunk when a table starts);
     the footer's counts and checksum are checked once the last row is read."""
     expected = iter(specs)

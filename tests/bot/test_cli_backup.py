@@ -108,7 +108,7 @@ async def test_damaged_and_unusable_backups_are_one_line_each(tmp_path: Path) ->
     )
 
     missing = await arun([*LOCKDOWN, "data", "verify", str(tmp_path / "nowhere")], tmp_path)
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert one_line(missing.stderr) == (
         f"lockdown: cannot read {tmp_path / 'nowhere'}: No such file or directory"
     )
@@ -116,7 +116,7 @@ async def test_damaged_and_unusable_backups_are_one_line_each(tmp_path: Path) ->
         [*LOCKDOWN, "data", "backup", "--output", str(tmp_path / "no" / "such" / "dir")],
         tmp_path, DATABASE_URL=source,
     )  # fmt: skip
-    assert unwritable.returncode == 1
+    assert unwritable.returncode == 2
     assert after_using(unwritable.stderr).startswith("lockdown: cannot write ")
 
 
