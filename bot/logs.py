@@ -113,17 +113,6 @@ def secrets_of(settings: Settings) -> list[str]:
     return [secret for secret in found if secret]
 
 
-def describe_database(url: str) -> str:
-    """The backend and where it is, never the user or the password."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return f"sqlite at {parsed.database or ':memory:'}"
-    host = parsed.host or "localhost"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{backend} at {host}{port}/{parsed.database or ''}"
-
-
 def _value(value: object) -> str:
     text = str(value)
     return text if text and " " not in text and '"' not in text else json.dumps(text)

@@ -26,7 +26,6 @@ from bot.domain.shards import ShardScope
 from bot.infra.identify import IdentifyGate, MemoryIdentifyGate, RedisIdentifyGate
 from bot.infra.metrics import PrometheusMetrics
 from bot.infra.shared import shared_state
-from bot.logs import describe_database
 from bot.services.timers import BotIdentity
 from bot.settings import Settings
 from cogs.bans import Bans
@@ -40,7 +39,7 @@ from cogs.policies import Policies
 from cogs.reconciliation import Reconciliation
 from cogs.status import Status
 from cogs.warnings import Warnings
-from db.engine import Database
+from db.engine import Database, describe
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +295,7 @@ class LockdownBot(commands.AutoShardedBot):
         settings = self.settings
         facts = {
             "version": version(),
-            "database": describe_database(settings.database_url),
+            "database": describe(settings.database_url),
             "redis": "on" if settings.redis_url else "off",
             "shard_ids": sorted(self.shards),
             "shard_count": self.shard_count,

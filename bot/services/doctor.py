@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, suppress
-from pathlib import Path
 
-from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.config import DEFAULT_CONFIG, GuildConfig
@@ -42,7 +40,7 @@ from bot.infra.redis_client import RedisUnavailable, ping
 from bot.services.config import ConfigService
 from bot.settings import Settings, SettingsError
 from db import migrate
-from db.engine import Database, is_sqlite
+from db.engine import Database, is_sqlite, sqlite_file
 
 #: How long Redis gets to answer PING.
 REDIS_TIMEOUT = 2.0
@@ -106,8 +104,8 @@ class Doctor:
         """Whether the database answers; if it does, the open `Database`."""
         url = settings.database_url
         shown = without_password(url)
-        missing = _missing_sqlite_file(url)
-        if missing is not None:
+        missing = sqlite_file(url)
+        if missing is not None and not missing.exists():
             return Check.failed(
                 "database",
                 f"{shown}: the SQLite file {missing} does not exist",
@@ -302,14 +300,3 @@ def _token_refused(settings: Settings, error: DiscordFailure | TimeoutError) -> 
 def _reader(database: Database) -> ConfigReader:
     """Each guild's configuration, read as the bot reads it."""
     return ConfigService(database, MemoryCache(), SystemClock()).get
-
-
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The SQLite file a URL names, if it does not exist (connecting would create it)."""
-    if not is_sqlite(url):
-        return None
-    name = make_url(url).database
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return None
-    path = Path(name).expanduser()
-    return None if path.exists() else path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +14,10 @@ from bot.logs import (
     OneLineReconnects,
     RedactSecrets,
     TextFormatter,
-    describe_database,
     secrets_of,
 )
 from bot.settings import load_settings
+from db.engine import describe
 
 
 def record_of(
@@ -75,12 +76,6 @@ def test_the_database_and_redis_passwords_are_secrets_too(
         assert "postgresql://bot:[redacted]@db:5432" in line  # the traceback's
 
 
-def test_the_banner_names_the_database_without_its_password() -> None:
-    url = "postgresql+asyncpg://bot:hunter22@db.internal:5433/lockdown"
-    assert describe_database(url) == "postgresql at db.internal:5433/lockdown"
-    assert describe_database("sqlite+aiosqlite:///./lockdown.db") == "sqlite at ./lockdown.db"
-
-
 def test_a_shard_reconnecting_is_one_warning_not_a_traceback() -> None:
     try:
         raise ConnectionResetError("gateway went away")
@@ -95,4 +90,12 @@ def test_a_shard_reconnecting_is_one_warning_not_a_traceback() -> None:
     assert line == (
         "WARNING Attempting a reconnect for shard ID 0 in 1.50s: "
         "ConnectionResetError: gateway went away"
+    )
+
+
+def test_the_banner_names_the_database_without_its_password() -> None:
+    url = "postgresql+asyncpg://bot:hunter22@db.internal:5433/lockdown"
+    assert describe(url) == "PostgreSQL database lockdown on db.internal:5433 as bot"
+    assert describe("sqlite+aiosqlite:///./lockdown.db") == (
+        f"SQLite file {Path('lockdown.db').resolve()}"
     )

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import make_url
 
 from db import migrate
+from db.engine import describe
 from tests.conftest import PostgresServer
 from tests.e2e.harness import BotProcess
 from tests.e2e.soak_support import TcpProxy
@@ -106,7 +107,7 @@ async def test_json_records_carry_each_action_refusal_and_error_as_fields(
     assert banner["shard_count"] == 1
     assert banner["guilds"] == 1
     assert banner["redis"] == "off"
-    assert banner["database"] == f"sqlite at {make_url(own_database_url).database}"
+    assert banner["database"] == describe(own_database_url)  # the CLI's words: no password
     assert banner["http_port"] == await_port(bot)
     assert banner["version"]
 
