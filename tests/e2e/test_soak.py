@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from bot.domain.lifecycle import Action, CaseState
-from bot.domain.models import NewCase
+from bot.domain.models import Case, NewCase
 from bot.domain.reasons import audit_reason
 from bot.services.acting import dm_text
 from db.engine import Database
 from tests.e2e.harness import BotProcess, preset_guild
 from tests.e2e.soak_support import SoakPlan, TcpProxy, expire_leases, run_soak
-from tests.emulator import DiscordEmulator, StandardGuild
+from tests.emulator import DiscordEmulator, StandardGuild, User
 from tests.helpers import record
 
 #: 60 actions, five at a time, 3 SIGKILLs (one after a Discord call; one, then another
@@ -81,6 +82,37 @@ async def caught_up(database: Database, server: StandardGuild, entry_id: int) ->
     raise Precondition("the start-up catch-up never read the audit log")
 
 
+async def cut_short(
+    database: Database,
+    server: StandardGuild,
+    target: User,
+    action: Action,
+    reason: str,
+    done_on_discord: Callable[[str], object],
+) -> Case:
+    """What an action cut short after Discord acted leaves: its pending case, and
+    Discord's action (`done_on_discord(audit reason)`) by the bot, naming the case."""
+    intent = await record(database, server.guild.id, NewCase(
+        action, target.id, server.moderator.id, datetime.now(UTC),
+        reason=reason, state=CaseState.PENDING,
+    ))  # fmt: skip
+    done_on_discord(
+        audit_reason(server.moderator.username, server.moderator.id, reason, case=intent.number)
+    )
+    return intent
+
+
+async def settled(database: Database, server: StandardGuild, number: int) -> Case:
+    """The case once the sweep has settled it (as it stands after 10 s otherwise)."""
+    for _ in range(100):
+        async with database.autocommit() as uow:
+            case = await uow.cases.require(server.guild.id, number)
+        if case.state is not CaseState.PENDING:
+            break
+        await asyncio.sleep(0.1)
+    return case
+
+
 @ON_SQLITE
 async def test_a_dm_whose_take_back_a_crash_cut_short_is_taken_back_after_the_restart(
     own_emulator: DiscordEmulator, own_database_url: str, own_database: Database
@@ -116,12 +148,7 @@ async def test_a_dm_whose_take_back_a_crash_cut_short_is_taken_back_after_the_re
     emulator.clear_faults()
     bot = await bot_for(emulator, own_database_url, server).start()
     await emulator.wait_until(lambda: dm.deleted, timeout=15, what="the DM taken back")
-    for _ in range(100):
-        async with database.autocommit() as uow:
-            case = await uow.cases.require(server.guild.id, intent.number)
-        if case.state is not CaseState.PENDING:
-            break
-        await asyncio.sleep(0.1)
+    case = await settled(database, server, intent.number)
     assert await bot.stop() == 0, bot.output
     assert case.state is CaseState.FAILED
 
@@ -145,14 +172,10 @@ async def test_a_ban_cut_short_then_lifted_is_not_confirmed_in_force_at_start_up
     await preset_guild(own_database_url, database, server)
     # What a ban cut short after Discord acted leaves: Discord's ban, by the bot for the
     # moderator, and a pending case; then the bot starts again.
-    intent = await record(database, server.guild.id, NewCase(
-        Action.BAN, target.id, server.moderator.id, datetime.now(UTC),
-        reason="spam", state=CaseState.PENDING,
-    ))  # fmt: skip
-    reason = audit_reason(
-        server.moderator.username, server.moderator.id, "spam", case=intent.number
-    )
-    emulator.moderation.ban(server.guild.id, emulator.world.bot.id, target.id, reason)
+    intent = await cut_short(
+        database, server, target, Action.BAN, "spam",
+        lambda why: emulator.moderation.ban(server.guild.id, emulator.world.bot.id, target.id, why),
+    )  # fmt: skip
     entry = emulator.audit_log(server.guild)[-1].id
     emulator.add_latency(3, "GET", r"/guilds/\d+/audit-logs")
     # A long settle time: the sweep stays out of it; the catch-up alone decides.
@@ -198,24 +221,15 @@ async def test_a_ban_left_pending_then_lifted_is_not_back_in_force_after_a_resta
     bot = await bot_for(emulator, own_database_url, server).start()
     # What a ban cut short after Discord acted leaves: Discord's ban, by the bot for the
     # moderator, and a pending case.
-    intent = await record(database, server.guild.id, NewCase(
-        Action.BAN, target.id, server.moderator.id, datetime.now(UTC),
-        reason="spam", state=CaseState.PENDING,
-    ))  # fmt: skip
-    reason = audit_reason(
-        server.moderator.username, server.moderator.id, "spam", case=intent.number
-    )
-    emulator.moderation.ban(server.guild.id, emulator.world.bot.id, target.id, reason)
+    intent = await cut_short(
+        database, server, target, Action.BAN, "spam",
+        lambda why: emulator.moderation.ban(server.guild.id, emulator.world.bot.id, target.id, why),
+    )  # fmt: skip
     handle = await emulator.send_slash_command(
         server.guild, server.general, server.moderator, "unban", {"user": target}
     )
     reply = (await handle.wait_final(timeout=15)).content
-    for _ in range(100):  # the sweep settles the ban: Discord shows none now
-        async with database.autocommit() as uow:
-            ban = await uow.cases.require(server.guild.id, intent.number)
-        if ban.state is not CaseState.PENDING:
-            break
-        await asyncio.sleep(0.1)
+    ban = await settled(database, server, intent.number)  # Discord shows no ban now
     if not reply.startswith("Unbanned"):
         raise Precondition(f"unban: {reply!r}")
     assert (ban.state, ban.revoke_reason) == (
@@ -258,14 +272,12 @@ async def test_an_unmute_cut_short_does_not_end_a_newer_mute_at_start_up(
         reason="noise", expires_at=now + timedelta(hours=1), state=CaseState.ACTIVE,
     ))  # fmt: skip
     server.guild.members[target.id].communication_disabled_until = now + timedelta(hours=1)
-    intent = await record(database, server.guild.id, NewCase(
-        Action.UNMUTE, target.id, server.moderator.id, now,
-        reason="calm", state=CaseState.PENDING,
-    ))  # fmt: skip
-    reason = audit_reason(
-        server.moderator.username, server.moderator.id, "calm", case=intent.number
-    )
-    emulator.moderation.timeout(server.guild.id, emulator.world.bot.id, target.id, None, reason)
+    intent = await cut_short(
+        database, server, target, Action.UNMUTE, "calm",
+        lambda why: emulator.moderation.timeout(
+            server.guild.id, emulator.world.bot.id, target.id, None, why
+        ),
+    )  # fmt: skip
     entry = emulator.audit_log(server.guild)[-1].id
     emulator.add_latency(3, "GET", r"/guilds/\d+/audit-logs")
     bot = await BotProcess(
@@ -350,21 +362,14 @@ async def test_a_kick_cut_short_is_settled_from_its_own_entry_and_each_kick_reco
     await preset_guild(own_database_url, database, server)
     bot = await bot_for(emulator, own_database_url, server).start()
     # What a kick cut short after Discord acted leaves; then the member comes back.
-    first = await record(database, server.guild.id, NewCase(
-        Action.KICK, target.id, server.moderator.id, datetime.now(UTC),
-        reason="first", state=CaseState.PENDING,
-    ))  # fmt: skip
-    reason = audit_reason(
-        server.moderator.username, server.moderator.id, "first", case=first.number
-    )
-    emulator.moderation.kick(server.guild.id, emulator.world.bot.id, target.id, reason)
+    first = await cut_short(
+        database, server, target, Action.KICK, "first",
+        lambda why: emulator.moderation.kick(
+            server.guild.id, emulator.world.bot.id, target.id, why
+        ),
+    )  # fmt: skip
     await emulator.member_join(server.guild, target)
-    for _ in range(100):  # the sweep settles the first kick
-        async with database.autocommit() as uow:
-            first = await uow.cases.require(server.guild.id, first.number)
-        if first.state is not CaseState.PENDING:
-            break
-        await asyncio.sleep(0.1)
+    await settled(database, server, first.number)
     handle = await emulator.send_slash_command(
         server.guild, server.general, server.moderator, "kick",
         {"member": target, "reason": "second"},
