@@ -10,8 +10,9 @@ than their window are dropped, and keys gone quiet are swept once per window.
 
 from __future__ import annotations
 
+import re
 from collections import deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import re2
@@ -37,9 +38,20 @@ from bot.domain.automod.rules import (
 # The longest piece of matched text a verdict keeps.
 FRAGMENT_LIMIT = 100
 
-# Letters, digits and underscore in any script: what a whole word is made of.
-_WORD_CHAR = r"[\pL\pN_]"
-_NOT_WORD_CHAR = r"[^\pL\pN_]"
+# A word: letters, digits and underscore in any script (Python's own ``\w``, a fixed
+# pattern, not an admin's). Word list entries keep their ``*`` wildcards.
+_WORDS = re.compile(r"\w+")
+_ENTRY_WORDS = re.compile(r"[\w*]+")
+
+
+def word_string(normalised: str) -> str:
+    """The text's words between single spaces, with a space at each end.
+
+    Word lists match this form: a whole word is one between two spaces, a wildcard
+    is ``[^ ]*``, and no pattern needs Unicode classes, which would make RE2's set
+    of a thousand words too big to compile.
+    """
+    return " " + " ".join(_WORDS.findall(normalised)) + " "
 
 
 def _options() -> re2.Options:
@@ -62,64 +74,75 @@ def _reason(error: re2.error) -> str:
 
 
 def word_pattern(entry: str) -> str:
-    """The RE2 pattern for one word list entry: whole word, ``*`` for any letters."""
-    word = normalise(entry)
-    if word.strip("*") == "":
-        body = _WORD_CHAR + "+"
-    else:
-        body = (_WORD_CHAR + "*").join(re2.escape(part) for part in word.split("*"))
-    return f"(?:^|{_NOT_WORD_CHAR})({body})(?:{_NOT_WORD_CHAR}|$)"
+    """The RE2 pattern for one word list entry, to search in a :func:`word_string`."""
+    words = _ENTRY_WORDS.findall(normalise(entry))
+    if not words:
+        raise ValueError(f"no word in {entry!r}")
+    if words == ["*" * len(words[0])]:
+        return " ([^ ]+) "  # a bare wildcard: any one word
+    body = " ".join("[^ ]*".join(re2.escape(part) for part in word.split("*")) for word in words)
+    return f" ({body}) "
 
 
 @dataclass(frozen=True, slots=True)
-class _WordList:
-    """A word list as one RE2 set: one pass over the text whatever the list's length."""
+class _Matcher:
+    """Many rules' patterns in one RE2 set: one pass over a message, however many rules.
 
-    entries: tuple[str, ...]
-    patterns: tuple[str, ...]
-    matcher: re2.Set
+    Each pattern has an owner (rule name, the entry as configured); ``group`` is the
+    group that holds the matched text (1 for word lists, whose patterns carry the
+    surrounding spaces).
+    """
+
+    owners: tuple[tuple[str, str], ...] = ()
+    patterns: tuple[str, ...] = ()
+    matcher: re2.Set | None = None
+    group: int = 0
 
     @classmethod
-    def build(cls, rule: WordsRule) -> _WordList:
-        entries = tuple(entry for entry in rule.words if entry.strip())
-        if not entries:
-            raise InvalidRule(rule.name, "the word list is empty")
-        patterns = tuple(word_pattern(entry) for entry in entries)
+    def build(cls, owned: list[tuple[str, str, str]], group: int) -> _Matcher:
+        if not owned:
+            return cls(group=group)
         matcher = re2.Set.SearchSet(_options())
-        for pattern in patterns:
+        for _, _, pattern in owned:
             matcher.Add(pattern)
-        matcher.Compile()
-        return cls(entries, patterns, matcher)
+        try:
+            matcher.Compile()
+        except re2.error:
+            rules = ", ".join(dict.fromkeys(rule for rule, _, _ in owned))
+            raise InvalidRule(rules, "too many words or patterns; remove some") from None
+        owners = tuple((rule, source) for rule, source, _ in owned)
+        return cls(owners, tuple(pattern for _, _, pattern in owned), matcher, group)
 
-    def first_match(self, normalised: str) -> tuple[str, str] | None:
-        """The first listed entry that matches, and the words it matched."""
-        hits = self.matcher.Match(normalised)
-        if not hits:
-            return None
-        index = min(hits)
-        # Compiled only on a hit: a thousand kept regexps would cost megabytes per guild.
-        found = re2.search(self.patterns[index], normalised, _options())
-        return self.entries[index], found.group(1) if found else ""
+    def matches(self, text: str) -> dict[str, tuple[str, str]]:
+        """For each rule that matches: its first listed entry that does, and the text matched."""
+        hits = self.matcher.Match(text) if self.matcher is not None else None
+        found: dict[str, tuple[str, str]] = {}
+        for index in sorted(hits or ()):
+            rule, source = self.owners[index]
+            if rule not in found:
+                # Compiled only on a hit: a thousand kept regexps would cost megabytes.
+                match = re2.search(self.patterns[index], text, _options())
+                found[rule] = (source, match.group(self.group) if match else "")
+        return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Patterns:
-    sources: tuple[str, ...]
-    compiled: tuple[re2._Regexp, ...]
+def _word_entries(rule: WordsRule) -> list[tuple[str, str, str]]:
+    entries = [
+        (rule.name, entry, word_pattern(entry))
+        for entry in rule.words
+        if _ENTRY_WORDS.search(normalise(entry))
+    ]
+    if not entries:
+        raise InvalidRule(rule.name, "the word list has no words")
+    return entries
 
-    @classmethod
-    def build(cls, rule: RegexRule) -> _Patterns:
-        if not rule.patterns:
-            raise InvalidRule(rule.name, "there are no patterns")
-        compiled = tuple(compile_pattern(rule.name, pattern) for pattern in rule.patterns)
-        return cls(rule.patterns, compiled)
 
-    def first_match(self, text: str) -> tuple[str, str] | None:
-        for source, pattern in zip(self.sources, self.compiled, strict=True):
-            found = pattern.search(text)
-            if found is not None:
-                return source, found.group(0)
-        return None
+def _regex_entries(rule: RegexRule) -> list[tuple[str, str, str]]:
+    if not rule.patterns:
+        raise InvalidRule(rule.name, "there are no patterns")
+    for pattern in rule.patterns:
+        compile_pattern(rule.name, pattern)  # refused here, with RE2's own message
+    return [(rule.name, pattern, pattern) for pattern in rule.patterns]
 
 
 def _validate(rule: AnyRule) -> None:
@@ -144,13 +167,15 @@ class RuleSet:
     """
 
     config: AutomodConfig
-    words: dict[str, _WordList] = field(default_factory=dict)
-    patterns: dict[str, _Patterns] = field(default_factory=dict)
+    words: _Matcher = field(default_factory=_Matcher)
+    raw_patterns: _Matcher = field(default_factory=_Matcher)
+    normalised_patterns: _Matcher = field(default_factory=_Matcher)
 
     @classmethod
     def build(cls, config: AutomodConfig) -> RuleSet:
-        words: dict[str, _WordList] = {}
-        patterns: dict[str, _Patterns] = {}
+        words: list[tuple[str, str, str]] = []
+        raw: list[tuple[str, str, str]] = []
+        normalised: list[tuple[str, str, str]] = []
         seen: set[str] = set()
         for rule in config.rules:
             _validate(rule)
@@ -158,10 +183,15 @@ class RuleSet:
                 raise InvalidRule(rule.name, "two rules have this name")
             seen.add(rule.name)
             if isinstance(rule, WordsRule):
-                words[rule.name] = _WordList.build(rule)
+                words += _word_entries(rule)
             elif isinstance(rule, RegexRule):
-                patterns[rule.name] = _Patterns.build(rule)
-        return cls(config, words, patterns)
+                (normalised if rule.normalised else raw).extend(_regex_entries(rule))
+        return cls(
+            config,
+            _Matcher.build(words, group=1),
+            _Matcher.build(raw, group=0),
+            _Matcher.build(normalised, group=0),
+        )
 
     @property
     def rule_names(self) -> frozenset[str]:
@@ -251,17 +281,34 @@ class _Senders:
 
 @dataclass(slots=True)
 class _Message:
-    """One message under evaluation, normalised at most once."""
+    """One message under evaluation; each form of its text is computed at most once."""
 
     facts: MessageFacts
-    strict: dict[str, bool]
+    rules: RuleSet
+    strict: dict[str, bool] = field(default_factory=dict)
     _normalised: str | None = None
+    _word_hits: dict[str, tuple[str, str]] | None = None
+    _pattern_hits: dict[str, tuple[str, str]] | None = None
 
     @property
     def normalised(self) -> str:
         if self._normalised is None:
             self._normalised = normalise(self.facts.text)
         return self._normalised
+
+    @property
+    def word_hits(self) -> dict[str, tuple[str, str]]:
+        if self._word_hits is None:
+            self._word_hits = self.rules.words.matches(word_string(self.normalised))
+        return self._word_hits
+
+    @property
+    def pattern_hits(self) -> dict[str, tuple[str, str]]:
+        if self._pattern_hits is None:
+            self._pattern_hits = self.rules.raw_patterns.matches(self.facts.text)
+            if self.rules.normalised_patterns.matcher is not None:
+                self._pattern_hits |= self.rules.normalised_patterns.matches(self.normalised)
+        return self._pattern_hits
 
     def threshold(self, rule: Rule, threshold: int) -> int:
         if rule.stricter is None:
@@ -327,42 +374,41 @@ class GuildAutomod:
             return []
         if _exempt(config.exempt_roles, config.exempt_channels, facts):
             return []
-        message = _Message(facts, {})
-        return [
-            verdict
-            for rule in config.rules
-            if not _exempt(rule.exempt_roles, rule.exempt_channels, facts)
-            for verdict in self._check(rule, message)
-        ]
+        message = _Message(facts, self._rules)
+        verdicts = []
+        for rule in config.rules:
+            if (rule.exempt_roles or rule.exempt_channels) and _exempt(
+                rule.exempt_roles, rule.exempt_channels, facts
+            ):
+                continue
+            verdict = self._check(rule, message)
+            if verdict is not None:
+                verdicts.append(verdict)
+        return verdicts
 
-    def _check(self, rule: AnyRule, message: _Message) -> Iterator[Verdict]:
+    def _check(self, rule: AnyRule, message: _Message) -> Verdict | None:
         facts = message.facts
-        match rule:
-            case WordsRule():
-                found = self._rules.words[rule.name].first_match(message.normalised)
-                if found is not None:
-                    yield _content_verdict(rule, facts, *found)
-            case RegexRule():
-                text = message.normalised if rule.normalised else facts.text
-                found = self._rules.patterns[rule.name].first_match(text)
-                if found is not None:
-                    yield _content_verdict(rule, facts, *found)
-            case EveryoneRule():
-                if facts.mentions_everyone and not facts.author.may_mention_everyone:
-                    yield Verdict(rule.name, rule.kind, (facts.message_id,), matched="@everyone")
-            case MentionsRule():
-                yield from self._mentions(rule, message)
-            case _ if facts.edited:
-                return
-            case BurstRule():
-                key = (facts.author.user_id, facts.channel_id if rule.per_channel else None)
-                yield from self._counted(rule, message, key, rule.count)
-            case DuplicatesRule():
-                if message.normalised:
-                    key = (facts.author.user_id, hash(message.normalised))
-                    yield from self._counted(rule, message, key, rule.count)
-            case SharedDuplicatesRule():
-                yield from self._shared(rule, message)
+        if isinstance(rule, WordsRule | RegexRule):
+            hits = message.word_hits if isinstance(rule, WordsRule) else message.pattern_hits
+            found = hits.get(rule.name)
+            return _content_verdict(rule, facts, *found) if found else None
+        if isinstance(rule, EveryoneRule):
+            if facts.mentions_everyone and not facts.author.may_mention_everyone:
+                return Verdict(rule.name, rule.kind, (facts.message_id,), matched="@everyone")
+            return None
+        if isinstance(rule, MentionsRule):
+            return self._mentions(rule, message)
+        if facts.edited:
+            return None
+        if isinstance(rule, BurstRule):
+            key = (facts.author.user_id, facts.channel_id if rule.per_channel else None)
+            return self._counted(rule, message, key, rule.count)
+        if isinstance(rule, DuplicatesRule):
+            if not message.normalised:
+                return None
+            key = (facts.author.user_id, hash(message.normalised))
+            return self._counted(rule, message, key, rule.count)
+        return self._shared(rule, message)
 
     def _window(self, rule: Rule, seconds: float, limit: int) -> _Window:
         window = self._windows.get(rule.name)
@@ -372,13 +418,13 @@ class GuildAutomod:
 
     def _counted(
         self, rule: BurstRule | DuplicatesRule, message: _Message, key: Hashable, count: int
-    ) -> Iterator[Verdict]:
+    ) -> Verdict | None:
         facts = message.facts
         window = self._window(rule, rule.seconds, count)
         ids = window.add(key, facts.at, facts.message_id)
         threshold = message.threshold(rule, count)
         if len(ids) >= threshold:
-            yield Verdict(
+            return Verdict(
                 rule.name,
                 rule.kind,
                 tuple(ids),
@@ -389,8 +435,9 @@ class GuildAutomod:
                 continues_burst=window.continues_burst(key, facts.at),
                 member_ids=(facts.author.user_id,),
             )
+        return None
 
-    def _mentions(self, rule: MentionsRule, message: _Message) -> Iterator[Verdict]:
+    def _mentions(self, rule: MentionsRule, message: _Message) -> Verdict | None:
         facts = message.facts
         mentions = facts.user_mentions + facts.role_mentions
         threshold = message.threshold(rule, rule.count)
@@ -398,14 +445,14 @@ class GuildAutomod:
             counted, ids, continues = mentions, [facts.message_id], False
         else:
             if mentions == 0:
-                return
+                return None
             key = facts.author.user_id
             window = self._window(rule, rule.seconds, rule.count)
             units = window.add(key, facts.at, facts.message_id, weight=mentions)
             counted, ids = len(units), list(dict.fromkeys(units))
             continues = counted >= threshold and window.continues_burst(key, facts.at)
         if counted >= threshold:
-            yield Verdict(
+            return Verdict(
                 rule.name,
                 rule.kind,
                 tuple(ids),
@@ -415,18 +462,19 @@ class GuildAutomod:
                 continues_burst=continues,
                 member_ids=(facts.author.user_id,),
             )
+        return None
 
-    def _shared(self, rule: SharedDuplicatesRule, message: _Message) -> Iterator[Verdict]:
+    def _shared(self, rule: SharedDuplicatesRule, message: _Message) -> Verdict | None:
         facts = message.facts
         text = message.normalised
         if len(text) < rule.min_length:
-            return
+            return None
         senders = self._senders.get(rule.name)
         if senders is None:
             senders = self._senders[rule.name] = _Senders(rule.seconds, rule.accounts)
         latest = senders.add(text, facts.at, facts.author.user_id, facts.message_id)
         if len(latest) >= rule.accounts:
-            yield Verdict(
+            return Verdict(
                 rule.name,
                 rule.kind,
                 tuple(latest.values()),
@@ -437,6 +485,7 @@ class GuildAutomod:
                 continues_burst=senders.window.continues_burst(hash(text), facts.at),
                 member_ids=tuple(latest),
             )
+        return None
 
 
 def _content_verdict(rule: Rule, facts: MessageFacts, matched: str, fragment: str) -> Verdict:
@@ -454,4 +503,11 @@ def _fragment(text: str) -> str:
     return text if len(text) <= FRAGMENT_LIMIT else text[: FRAGMENT_LIMIT - 1] + "…"
 
 
-__all__ = ["FRAGMENT_LIMIT", "GuildAutomod", "RuleSet", "compile_pattern", "word_pattern"]
+__all__ = [
+    "FRAGMENT_LIMIT",
+    "GuildAutomod",
+    "RuleSet",
+    "compile_pattern",
+    "word_pattern",
+    "word_string",
+]

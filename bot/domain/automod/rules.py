@@ -182,7 +182,8 @@ class WordsRule(Rule):
     """Whole words or phrases, any case, look-alikes normalised; ``*`` is any letters.
 
     ``spam*`` matches "spammer", ``*coin`` "bitcoin", and a bare ``*`` any word; a
-    wildcard never crosses a space or punctuation.
+    wildcard never crosses a space or punctuation. Punctuation between words is
+    ignored, so ``free nitro`` also matches "free, nitro!".
     """
 
     words: tuple[str, ...]

@@ -328,7 +328,7 @@ def test_a_long_match_is_kept_bounded() -> None:
         (BurstRule(name="b", count=0, seconds=5), "count must be at least 1, not 0"),
         (BurstRule(name="b", count=3, seconds=0), "the window must be longer than 0 seconds"),
         (SharedDuplicatesRule(name="b", accounts=0, seconds=5), "accounts must be at least 1"),
-        (WordsRule(name="b", words=(" ",)), "the word list is empty"),
+        (WordsRule(name="b", words=(" ",)), "the word list has no words"),
         (RegexRule(name="b", patterns=()), "there are no patterns"),
         (BurstRule(name=" ", count=3, seconds=5), "a rule needs a name"),
     ],
