@@ -1,7 +1,9 @@
 """The automod engine: a guild's compiled rules and its in-memory counters.
 
-:class:`RuleSet` is built once per configuration change (every word list becomes one
-RE2 set, every pattern is compiled and checked) and never changes afterwards.
+:class:`RuleSet` is built once per configuration change and never changes afterwards:
+every pattern is checked by RE2 (and refused with RE2's message), and all the word
+lists of a guild become one RE2 set, as do all its patterns, so a message costs one
+pass per form of its text however many rules and words there are.
 :class:`GuildAutomod` pairs it with the guild's counters, sliding windows over the
 monotonic time each message carries; no clock is read here. A guild's counters
 stay small: each key keeps at most a threshold's worth of entries, entries older
@@ -192,10 +194,6 @@ class RuleSet:
             _Matcher.build(raw, group=0),
             _Matcher.build(normalised, group=0),
         )
-
-    @property
-    def rule_names(self) -> frozenset[str]:
-        return frozenset(rule.name for rule in self.config.rules)
 
 
 class _Window:

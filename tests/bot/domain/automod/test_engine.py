@@ -461,3 +461,24 @@ def test_reconfiguring_keeps_the_counters_of_unchanged_rules_only() -> None:
     engine.evaluate(message("again", at=0.0))
     engine.reconfigure(RuleSet.build(AutomodConfig(rules=(flood, replace(repeat, seconds=20)))))
     assert names(engine.evaluate(message("again", at=1.0))) == ["flood"]
+
+
+def test_a_thousand_words_over_several_rules_each_answer_for_their_own() -> None:
+    lists = [tuple(f"w{rule}x{word}" for word in range(100)) for rule in range(10)]
+    engine = automod(*(WordsRule(name=f"list{i}", words=words) for i, words in enumerate(lists)))
+    verdicts = engine.evaluate(message("hello W3X42 and w7x99 and w7x5, bye"))
+    assert [(v.rule, v.matched) for v in verdicts] == [("list3", "w3x42"), ("list7", "w7x5")]
+    assert engine.evaluate(message("w3x420 xw3x42")) == []
+
+
+def test_word_lists_and_patterns_of_different_rules_match_together() -> None:
+    engine = automod(
+        WordsRule(name="words", words=("scam",)),
+        RegexRule(name="raw", patterns=(r"[A-Z]{5}",)),
+        RegexRule(name="normalised", patterns=(r"\bscam\b",), normalised=True),
+    )
+    verdicts = engine.evaluate(message("SC\u0410M"))  # Cyrillic A
+    assert [(v.rule, v.fragment) for v in verdicts] == [
+        ("words", "scam"),
+        ("normalised", "scam"),
+    ]
