@@ -78,8 +78,9 @@ class Stricter:
     The member is suspicious when any condition that is set holds: joined the guild
     less than ``joined_within`` ago, account younger than ``account_younger_than``,
     or no avatar (when ``without_avatar``). A suspicious member's thresholds are
-    multiplied by ``factor`` (rounded up, never below 1). Rules without a threshold
-    (words, regular expressions, @everyone) match everyone alike.
+    multiplied by ``factor`` (rounded up, never below 1). It applies to the rules
+    that count one member (burst, duplicates, mentions); words, patterns and
+    @everyone have no threshold, and shared duplicates count many members.
     """
 
     factor: float = 0.5
