@@ -156,10 +156,9 @@ class ActingService:
         case: int | None = None,
         refusal: LockdownError | None = None,
     ) -> None:
-        action = request.action.value
-        self._metrics.action_finished(action, outcome, time.perf_counter() - started)
-        actionlog.record(
-            action=action,
+        actionlog.finished(
+            self._metrics,
+            action=request.action.value,
             outcome=outcome,
             guild=request.guild_id,
             actor=request.scene.actor.id,

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 from weakref import WeakSet
+
+from bot.domain.metrics import Metrics
 
 log = logging.getLogger("lockdown.actions")
 
@@ -50,6 +53,12 @@ def record(
     fields.update(more)
     level = logging.WARNING if outcome == "error" else logging.INFO
     log.log(level, "%s", message or f"{action} {outcome}", extra=fields)
+
+
+def finished(metrics: Metrics, *, action: str, outcome: str, started: float, **fields: Any) -> None:
+    """An action's end, counted (by action and outcome, with its latency) and logged."""
+    metrics.action_finished(action, outcome, time.perf_counter() - started)
+    record(action=action, outcome=outcome, started=started, **fields)
 
 
 def already_logged(error: BaseException) -> bool:

@@ -119,8 +119,8 @@ class MassBanService:
         banned: int | None = None,
         failed: int | None = None,
     ) -> None:
-        self._metrics.action_finished("massban", outcome, time.perf_counter() - started)
-        actionlog.record(
+        actionlog.finished(
+            self._metrics,
             action="massban",
             outcome=outcome,
             guild=request.guild_id,

@@ -65,8 +65,8 @@ class PardonService:
             )
         except LockdownError as refusal:
             outcome_name = "failed" if isinstance(refusal, ActionFailed) else "refused"
-            self._metrics.action_finished("pardon", outcome_name, time.perf_counter() - started)
-            actionlog.record(
+            actionlog.finished(
+                self._metrics,
                 action="pardon",
                 outcome=outcome_name,
                 guild=guild_id,
@@ -76,8 +76,8 @@ class PardonService:
                 pardoned=number,
             )
             raise
-        self._metrics.action_finished("pardon", "done", time.perf_counter() - started)
-        actionlog.record(
+        actionlog.finished(
+            self._metrics,
             action="pardon",
             outcome="done",
             target=outcome.case.target_id,
